@@ -1,0 +1,28 @@
+# One-command entry points; each does its own set-up on a fresh Debian machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup test run bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-system-deps
+	./scripts/install-system-deps
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+run: setup
+	$(BIN)/python scripts/run-stack $(RUN_ARGS)
+
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .hypothesis

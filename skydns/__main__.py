@@ -1,0 +1,130 @@
+"""skydns's composition root: flags -> config, then store, mirror, handler,
+listeners and the health endpoint, wired together and run until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from . import config as config_mod
+from .config import Config, split_hostport
+from .etcd import Endpoints
+from .forward import Forwarder
+from .handler import Handler, State
+from .health import serve as serve_health
+from .metrics import Metrics
+from .mirror import Mirror
+from .store import Store
+from . import transport
+
+log = logging.getLogger("skydns")
+
+
+async def initial_config(cfg: Config, endpoints: Endpoints, wait: float = 3.0) -> Config:
+    """Read /<prefix>/config before binding, so ``dns_addr`` there applies;
+    when etcd does not answer in time, start with the flags and let the
+    mirror apply the rest once it connects."""
+    try:
+        async with endpoints.client(timeout=wait) as client:
+            got = await asyncio.wait_for(client.get(f"/{cfg.path_prefix}/config".encode()), wait)
+    except Exception as exc:  # noqa: BLE001 - any failure: go on with the flags
+        log.warning("could not read /%s/config from %s yet (%s); starting with flags",
+                    cfg.path_prefix, endpoints, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return cfg
+    if got is None:
+        return cfg
+    try:
+        return config_mod.merge_etcd(cfg, got.value)
+    except ValueError as exc:
+        log.error("ignoring /%s/config: %s", cfg.path_prefix, exc)
+        return cfg
+
+
+async def run(flags: Config) -> None:
+    endpoints = Endpoints(flags.machines)
+    cfg = await initial_config(flags, endpoints)
+    store = Store(cfg.path_prefix)
+    state = State(store, cfg)
+    metrics = Metrics(os.environ)
+    forwarder = Forwarder(lambda: state.config)
+    handler = Handler(state, forwarder, metrics)
+    bound_addr = cfg.dns_addr
+
+    def on_config(raw: bytes | None) -> None:
+        new = flags
+        if raw is not None:
+            try:
+                new = config_mod.merge_etcd(flags, raw)
+            except ValueError as exc:
+                log.error("ignoring /%s/config: %s", flags.path_prefix, exc)
+                return
+        if new.dns_addr != bound_addr:
+            log.warning("dns_addr %s in /%s/config takes effect after a restart", new.dns_addr, flags.path_prefix)
+        if new != state.config:
+            state.config = new
+            log.info("configuration now: domain %s, ttl %d, min_ttl %d, nameservers %s",
+                     new.domain, new.ttl, new.min_ttl, ",".join(new.nameservers) or "none")
+
+    host, port = split_hostport(cfg.dns_addr)
+    udp, tcp = await transport.start(handler, host, port, cfg.tcp_idle_timeout)
+    hhost, hport = split_hostport(cfg.health_addr, 8080)
+    health = await serve_health(hhost, hport, state.ready, metrics.registry)
+    prom = None
+    if os.environ.get("PROMETHEUS_PORT"):
+        prom = await serve_health(hhost, int(os.environ["PROMETHEUS_PORT"]), state.ready, metrics.registry,
+                                  metrics_path=os.environ.get("PROMETHEUS_PATH", "/metrics"))
+    log.info("skydns serving %s on %s (udp, tcp) from etcd %s prefix /%s; forwarding to %s",
+             cfg.domain, cfg.dns_addr, ",".join(cfg.machines), cfg.path_prefix,
+             "nobody (no-rec)" if cfg.no_rec else (",".join(cfg.nameservers) or "nobody (no nameservers)"))
+
+    mirror = Mirror(endpoints, state, metrics, on_config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    mirror_task = asyncio.create_task(mirror.run())
+    stop_task = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({mirror_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("skydns stopping")
+    for t in (mirror_task, stop_task):
+        t.cancel()
+    udp.close()
+    for server in (tcp, health, prom):
+        if server is not None:
+            server.close()
+    if mirror_task in done and mirror_task.exception():
+        raise mirror_task.exception()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        flags = config_mod.from_args(argv)
+        Endpoints(flags.machines)
+        split_hostport(flags.dns_addr)
+    except ValueError as exc:
+        print(f"skydns: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.DEBUG if flags.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("aetcd").setLevel(logging.WARNING)
+    try:
+        import uvloop
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    try:
+        runner(run(flags))
+    except OSError as exc:
+        log.error("cannot serve: %s", exc)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

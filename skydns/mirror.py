@@ -1,0 +1,115 @@
+"""Keeps the in-memory store in step with etcd.
+
+One range read of the prefix at revision R, then a watch from R+1 applying
+every put and delete.  When the connection breaks, the store keeps serving
+what it has (readiness goes false) and the watch resumes from the last
+applied revision, against the next endpoint, with backoff; when etcd has
+compacted past that revision the prefix is listed again.  So a restart of
+etcd, or of one member of a cluster, never empties the answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import aetcd
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from .etcd import Endpoints
+from .handler import State
+from .metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class Mirror:
+    def __init__(self, endpoints: Endpoints, state: State, metrics: Metrics,
+                 on_config: Callable[[bytes | None], None]) -> None:
+        self.endpoints = endpoints
+        self.state = state
+        self.store = state.store
+        self.metrics = metrics
+        self.on_config = on_config
+        self.need_list = True
+        self.synced = asyncio.Event()
+        self._logged_invalid: set[str] = set()
+
+    async def run(self) -> None:
+        while True:
+            retrying = AsyncRetrying(wait=wait_exponential_jitter(initial=0.05, max=5, jitter=0.2),
+                                     retry=retry_if_exception_type(Exception),
+                                     before_sleep=self._failed, reraise=True)
+            async for attempt in retrying:
+                with attempt:
+                    await self._session()
+
+    def _failed(self, retry_state) -> None:
+        exc = retry_state.outcome.exception()
+        if self.state.connected or retry_state.attempt_number == 1:
+            log.warning("etcd %s: %s; serving the %d keys already mirrored, retrying",
+                        self.endpoints, _why(exc), len(self.store))
+        self.state.connected = False
+        self.metrics.synced.set(0)
+        self.endpoints.advance()
+
+    async def _session(self) -> None:
+        prefix = (self.store.head + "/").encode()
+        async with self.endpoints.client(timeout=10) as client:
+            if self.need_list:
+                await self._list(client, prefix)
+            watch = await client.watch_prefix(prefix, start_revision=self.store.revision + 1)
+            self.state.connected = True
+            self.metrics.synced.set(1)
+            log.info("watching %s from revision %d", self.endpoints, self.store.revision + 1)
+            try:
+                async for event in watch:
+                    self._apply(event)
+            except aetcd.exceptions.RevisionCompactedError as exc:
+                log.warning("etcd compacted past revision %d (now %d): listing again",
+                            self.store.revision, exc.compacted_revision)
+                self.need_list = True
+                raise
+
+    async def _list(self, client: aetcd.Client, prefix: bytes) -> None:
+        result = await client.get_prefix(prefix)
+        kvs = [(kv.key.decode(errors="replace"), kv.value) for kv in result.kvs]
+        errors = self.store.replace(kvs, result.header.revision)
+        self._logged_invalid.clear()
+        for key, err in errors:
+            self._invalid(key, err)
+        self.need_list = False
+        self.metrics.records.set(len(self.store))
+        self.metrics.revision.set(self.store.revision)
+        log.info("mirrored %d keys under %s at revision %d", len(kvs), self.store.head, self.store.revision)
+        self.on_config(self.store.config_raw)
+        self.synced.set()
+
+    def _apply(self, event) -> None:
+        kv = event.kv
+        key = kv.key.decode(errors="replace")
+        if event.kind == "PUT":
+            err = self.store.put(key, kv.value, kv.mod_revision)
+            if err:
+                self._invalid(key, err)
+            else:
+                self._logged_invalid.discard(key)
+        else:
+            self.store.delete(key, kv.mod_revision)
+            self._logged_invalid.discard(key)
+        if key == self.store.config_key:
+            self.on_config(self.store.config_raw)
+        self.metrics.records.set(len(self.store))
+        self.metrics.revision.set(self.store.revision)
+
+    def _invalid(self, key: str, err: str) -> None:
+        self.metrics.bad_values.inc()
+        if key not in self._logged_invalid:
+            self._logged_invalid.add(key)
+            log.warning("skipping %s: %s", key, err)
+
+
+def _why(exc: BaseException | None) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]

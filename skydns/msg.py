@@ -1,0 +1,205 @@
+"""The record format both programs share.
+
+kube2sky writes values that skydns reads, and kube2sky names its leaves by a
+hash of the value bytes, so one byte of difference in how a value is written
+changes every key in the tree.  This module is the single place that knows the
+JSON layout, the name <-> key mapping and the hash label; everything here is a
+pure function of its arguments (prefix and domain are passed in, never
+global).  See ``shared/spec/records.md`` sections 1-3.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Iterable, Sequence
+
+#: Field order of a written value; also the set of fields a value may carry.
+FIELDS = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
+
+_INT_RANGES = {
+    "port": (0, 0xFFFF),
+    "priority": (0, 0xFFFF),
+    "weight": (0, 0xFFFF),
+    "ttl": (0, 0xFFFFFFFF),
+    "targetstrip": (0, 255),
+}
+
+WILDCARDS = frozenset(("*", "any"))
+
+
+class RecordError(ValueError):
+    """A value or a name that cannot be a record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One leaf of the tree: the nine fields of a skydns value."""
+
+    host: str = ""
+    port: int = 0
+    priority: int = 0
+    weight: int = 0
+    text: str = ""
+    mail: bool = False
+    ttl: int = 0
+    targetstrip: int = 0
+    group: str = ""
+
+
+def parse(raw: bytes | str) -> Service:
+    """Read a stored value leniently: unknown fields are ignored, ``null`` is
+    the zero value, and a field of the wrong type is an error naming it."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordError(f"value is not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
+    kw = {}
+    for f in fields(Service):
+        v = obj.get(f.name)
+        if v is None:
+            continue
+        kw[f.name] = _check(f.name, v)
+    return Service(**kw)
+
+
+def _check(name: str, v: object) -> object:
+    if name in _INT_RANGES:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise RecordError(f"field {name!r} must be an integer, got {json.dumps(v)}")
+        lo, hi = _INT_RANGES[name]
+        if not lo <= v <= hi:
+            raise RecordError(f"field {name!r} must be in {lo}..{hi}, got {v}")
+        return v
+    if name == "mail":
+        if not isinstance(v, bool):
+            raise RecordError(f"field 'mail' must be true or false, got {json.dumps(v)}")
+        return v
+    if not isinstance(v, str):
+        raise RecordError(f"field {name!r} must be a string, got {json.dumps(v)}")
+    return v
+
+
+def _go_string(s: str) -> str:
+    # Go's encoding/json escapes these for HTML safety; match it byte for byte.
+    out = json.dumps(s, ensure_ascii=False)
+    return (out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def dumps(s: Service, *, kube2sky: bool = False) -> str:
+    """Compact JSON, fields in spec order, zero values left out.  With
+    ``kube2sky=True`` ``targetstrip`` is always written, as kube2sky 1.11-1.15
+    did; every hash label depends on that."""
+    parts = []
+    for name in FIELDS:
+        v = getattr(s, name)
+        if not v and not (kube2sky and name == "targetstrip"):
+            continue
+        if isinstance(v, bool):
+            enc = "true"
+        elif isinstance(v, int):
+            enc = str(v)
+        else:
+            enc = _go_string(v)
+        parts.append(f'"{name}":{enc}')
+    return "{" + ",".join(parts) + "}"
+
+
+def fnv1a32(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def hash_label(value: str | bytes) -> str:
+    """kube2sky's leaf label: FNV-1a 32 of the exact value bytes, lower-case
+    hex without zero padding."""
+    if isinstance(value, str):
+        value = value.encode()
+    return format(fnv1a32(value), "x")
+
+
+# -- names and keys ---------------------------------------------------------
+
+def labels(name: str) -> list[str]:
+    """The lower-cased labels of a DNS name in name order:
+    ``www.example.org.`` -> ``['www', 'example', 'org']``."""
+    name = name.lower().rstrip(".")
+    if not name:
+        return []
+    parts = name.split(".")
+    for p in parts:
+        if not p or "/" in p:
+            raise RecordError(f"name {name!r} has a label that cannot be a key")
+    return parts
+
+
+def key_of(name: str, prefix: str = "skydns") -> str:
+    """``redis-master.default.svc.cluster.local.`` ->
+    ``/skydns/local/cluster/svc/default/redis-master``."""
+    return "/".join(["", prefix.strip("/"), *reversed(labels(name))]).rstrip("/") or "/"
+
+
+def name_of(key: str, prefix: str = "skydns") -> str:
+    """The inverse of :func:`key_of`; raises when the key is not under the prefix."""
+    return ".".join(reversed(key_labels(key, prefix))) + "."
+
+
+def key_labels(key: str, prefix: str = "skydns") -> list[str]:
+    """The labels of a key below the prefix, in key order (root side first)."""
+    head = "/" + prefix.strip("/")
+    if key == head:
+        return []
+    if not key.startswith(head + "/"):
+        raise RecordError(f"key {key!r} is not under /{prefix.strip('/')}")
+    rest = key[len(head) + 1:].lower()
+    parts = rest.split("/")
+    if any(not p for p in parts):
+        raise RecordError(f"key {key!r} has an empty segment")
+    return parts
+
+
+def domain_labels(domain: str) -> tuple[str, ...]:
+    """A domain's labels in key order: ``cluster.local.`` -> ``('local', 'cluster')``."""
+    return tuple(reversed(labels(domain)))
+
+
+def matches(question: Sequence[str], key: Sequence[str]) -> bool:
+    """Whether a key (labels in key order) answers a question (labels in key
+    order, ``*``/``any`` matching one label).  A key deeper than the question
+    matches; comparison is on whole labels, so ``mx`` never matches ``mx2``."""
+    if len(key) < len(question):
+        return False
+    for q, k in zip(question, key):
+        if q != k and q not in WILDCARDS:
+            return False
+    return True
+
+
+def has_wildcard(parts: Iterable[str]) -> bool:
+    return any(p in WILDCARDS for p in parts)
+
+
+def target_strip(name: str, n: int) -> str:
+    """Drop ``n`` leading labels of ``name`` (``targetstrip``); never strips
+    the name away entirely."""
+    if n <= 0:
+        return name
+    parts = name.rstrip(".").split(".")
+    if n >= len(parts):
+        return name
+    return ".".join(parts[n:]) + "."
+
+
+def fqdn(name: str) -> str:
+    return name if name.endswith(".") else name + "."
+
+
+def in_domain(name: str, domain: str) -> bool:
+    """Whether ``name`` is ``domain`` or below it (case-insensitive, on label boundaries)."""
+    n, d = fqdn(name).lower(), fqdn(domain).lower()
+    return d == "." or n == d or n.endswith("." + d)

@@ -1,0 +1,180 @@
+"""The in-memory mirror of the etcd prefix that every answer is read from.
+
+skydns never reads etcd per query: the mirror module fills this index from
+one range read and then a watch, and the answer logic walks it.  Keys are
+stored as a trie of labels in key order (``/skydns/local/cluster/svc/...``
+-> ``local`` -> ``cluster`` -> ``svc``), so the subtree of a DNS name, with
+or without wildcards, is found without scanning the whole tree.  An
+etcd key may be both a leaf and the parent of other keys; both are kept.
+
+Pure data structure: no I/O, no clock.  ``generation`` counts changes so
+caches built on top can tell when to drop what they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from . import msg
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    key: str
+    service: msg.Service
+    depth: int
+    #: wall-clock time at which the key's etcd lease runs out, if it has one
+    expires: float | None = None
+
+
+class Node:
+    __slots__ = ("children", "leaf")
+
+    def __init__(self) -> None:
+        self.children: dict[str, Node] = {}
+        self.leaf: Leaf | None = None
+
+    def leaves(self) -> Iterator[Leaf]:
+        if self.leaf is not None:
+            yield self.leaf
+        for label in sorted(self.children):
+            yield from self.children[label].leaves()
+
+
+class Store:
+    def __init__(self, prefix: str = "skydns") -> None:
+        self.prefix = prefix.strip("/")
+        self.head = "/" + self.prefix
+        self.config_key = self.head + "/config"
+        self.root = Node()
+        self.raw: dict[str, bytes] = {}
+        self.invalid: dict[str, str] = {}
+        self.config_raw: bytes | None = None
+        self.revision = 0
+        self.synced = False
+        self.generation = 0
+
+    # -- writing --------------------------------------------------------
+
+    def replace(self, kvs: Iterable[tuple[str, bytes]], revision: int) -> list[tuple[str, str]]:
+        """Load a full listing taken at ``revision``; returns the (key, error)
+        pairs of values that were skipped."""
+        self.root = Node()
+        self.raw = {}
+        self.invalid = {}
+        self.config_raw = None
+        errors = []
+        for key, value in kvs:
+            err = self._put(key, value, None)
+            if err:
+                errors.append((key, err))
+        self.revision = revision
+        self.synced = True
+        self.generation += 1
+        return errors
+
+    def put(self, key: str, value: bytes, revision: int = 0, expires: float | None = None) -> str | None:
+        """Apply one put; returns the error when the value was skipped."""
+        err = self._put(key, value, expires)
+        self.revision = max(self.revision, revision)
+        self.generation += 1
+        return err
+
+    def delete(self, key: str, revision: int = 0) -> None:
+        self.raw.pop(key, None)
+        self.invalid.pop(key, None)
+        if key == self.config_key:
+            self.config_raw = None
+        else:
+            self._remove(key)
+        self.revision = max(self.revision, revision)
+        self.generation += 1
+
+    def set_expiry(self, key: str, expires: float | None) -> None:
+        parts = self._labels(key)
+        node = self._node(parts) if parts else None
+        if node is not None and node.leaf is not None:
+            leaf = node.leaf
+            node.leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
+            self.generation += 1
+
+    def _put(self, key: str, value: bytes, expires: float | None) -> str | None:
+        self.raw[key] = value
+        if key == self.config_key:
+            self.config_raw = value
+            return None
+        parts = self._labels(key)
+        if not parts:
+            return "key is not under the prefix or has an empty segment"
+        try:
+            service = msg.parse(value)
+        except msg.RecordError as exc:
+            self.invalid[key] = str(exc)
+            self._remove(key)
+            return str(exc)
+        self.invalid.pop(key, None)
+        node = self.root
+        for label in parts:
+            node = node.children.setdefault(label, Node())
+        node.leaf = Leaf(key, service, len(parts), expires)
+        return None
+
+    def _remove(self, key: str) -> None:
+        parts = self._labels(key)
+        if not parts:
+            return
+        path = [self.root]
+        for label in parts:
+            nxt = path[-1].children.get(label)
+            if nxt is None:
+                return
+            path.append(nxt)
+        path[-1].leaf = None
+        # prune empty nodes so a deleted name stops existing (NXDOMAIN)
+        for i in range(len(parts), 0, -1):
+            node = path[i]
+            if node.leaf is None and not node.children:
+                del path[i - 1].children[parts[i - 1]]
+            else:
+                break
+
+    def _labels(self, key: str) -> list[str] | None:
+        try:
+            return msg.key_labels(key, self.prefix)
+        except msg.RecordError:
+            return None
+
+    def _node(self, parts: list[str]) -> Node | None:
+        node = self.root
+        for label in parts:
+            node = node.children.get(label)
+            if node is None:
+                return None
+        return node
+
+    # -- reading --------------------------------------------------------
+
+    def find(self, parts: list[str]) -> list[Leaf] | None:
+        """The leaves at or below a name (labels in key order; ``*``/``any``
+        match one label), sorted by key.  ``None`` when no key exists there:
+        the name does not exist."""
+        frontier = [self.root]
+        for label in parts:
+            if label in msg.WILDCARDS:
+                frontier = [c for n in frontier for _, c in sorted(n.children.items())]
+            else:
+                frontier = [c for n in frontier if (c := n.children.get(label)) is not None]
+            if not frontier:
+                return None
+        return [leaf for n in frontier for leaf in n.leaves()]
+
+    def exact(self, parts: list[str]) -> tuple[bool, Leaf | None]:
+        """(whether the name exists, the leaf at exactly that key)."""
+        node = self._node(parts)
+        if node is None:
+            return False, None
+        return True, node.leaf
+
+    def __len__(self) -> int:
+        return len(self.raw)

@@ -1,0 +1,161 @@
+"""Processes the tests start: a real etcd, and our own servers.
+
+Every process listens on loopback only, is started with its own temporary
+directory, and is stopped by its own PID.  A missing binary is an error,
+never a skip: CI installs etcd, and a test that skipped would hide that.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SKYDNS_SHARED", REPO.parent / "shared"))
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP on 127.0.0.1."""
+    for _ in range(100):
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as t:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as u:
+                try:
+                    u.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, want: int = 200) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == want:
+                    return
+                last = r.status
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer {want} within {timeout}s (last: {last})")
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout)
+
+
+class Etcd:
+    """One etcd member on free loopback ports with a throw-away data dir."""
+
+    def __init__(self, name: str = "test") -> None:
+        binary = shutil.which("etcd")
+        if binary is None:
+            raise RuntimeError("etcd is not installed: run `make setup` (Debian package etcd-server)")
+        self.binary = binary
+        self.name = name
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="skydns-etcd-")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.client_port}"
+
+    def start(self, timeout: float = 20) -> "Etcd":
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        cmd = [
+            self.binary, "--name", self.name, "--data-dir", os.path.join(self.dir, "data"),
+            "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
+            "--log-level", "warn",
+        ]
+        self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_http(self.url + "/health", timeout, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.log.close()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Process:
+    """A Python console entry point of ours, run as a child process."""
+
+    def __init__(self, module: str, args: list[str], env: dict | None = None) -> None:
+        self.dir = tempfile.mkdtemp(prefix=f"{module}-")
+        self.logpath = os.path.join(self.dir, "log")
+        self.log = open(self.logpath, "ab")
+        full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=full_env,
+                                     start_new_session=True, cwd=REPO)
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.logpath).read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop(self.proc)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Skydns(Process):
+    """skydns started as users start it: a process with flags."""
+
+    def __init__(self, etcd_url: str, *args: str, env: dict | None = None, wait_ready: bool = True) -> None:
+        self.port = free_port()
+        self.http_port = free_port()
+        flags = [f"-machines={etcd_url}", "-addr", f"127.0.0.1:{self.port}",
+                 f"-health-addr=127.0.0.1:{self.http_port}", *args]
+        if not any(a.lstrip("-").startswith("nameservers") for a in args):
+            # never forward anywhere but loopback: a closed local port fails fast
+            flags.append(f"-nameservers=127.0.0.1:{free_port()}")
+        super().__init__("skydns", flags, env=env)
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        try:
+            wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
+        except Exception:
+            print(self.output())
+            raise
+
+    def http(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()

@@ -1,0 +1,181 @@
+"""Tables for the shared record module (spec sections 1-3)."""
+
+import pytest
+from hypothesis import given, strategies as st
+
+from skydns import msg
+
+V = msg.Service
+
+
+@pytest.mark.parametrize("host,label", [
+    ("10.0.0.1", "c88f1059"),
+    ("11.1.1.1", "2f15de08"),
+    ("10.0.183.39", "e3b7df90"),
+])
+def test_hash_label_of_clusterip_value(host, label):
+    value = msg.dumps(V(host=host, priority=10, weight=10, ttl=30), kube2sky=True)
+    assert msg.hash_label(value) == label
+
+
+@pytest.mark.parametrize("data,want", [
+    (b"", 0x811C9DC5),
+    (b"a", 0xE40C292C),
+    (b"foobar", 0xBF9CF968),
+])
+def test_fnv1a32_reference_vectors(data, want):
+    assert msg.fnv1a32(data) == want
+
+
+def test_hash_label_has_no_zero_padding():
+    # find a value whose hash is below 0x10000000 and check its label is short
+    for i in range(100000):
+        v = msg.dumps(V(host=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", priority=10, weight=10, ttl=30), kube2sky=True)
+        h = msg.fnv1a32(v.encode())
+        if h < 0x10000000:
+            assert msg.hash_label(v) == format(h, "x") and len(msg.hash_label(v)) < 8
+            return
+    pytest.fail("no small hash found")
+
+
+@pytest.mark.parametrize("svc,kube2sky,want", [
+    (V(host="10.254.7.160", priority=10, weight=10, ttl=30), True,
+     '{"host":"10.254.7.160","priority":10,"weight":10,"ttl":30,"targetstrip":0}'),
+    (V(host="redis-master.default.svc.cluster.local.", port=6379, priority=10, weight=10, ttl=30), True,
+     '{"host":"redis-master.default.svc.cluster.local.","port":6379,"priority":10,"weight":10,"ttl":30,"targetstrip":0}'),
+    (V(host="10.254.7.160", priority=10, weight=10, ttl=30), False,
+     '{"host":"10.254.7.160","priority":10,"weight":10,"ttl":30}'),
+    (V(host="h", targetstrip=2), False, '{"host":"h","targetstrip":2}'),
+    (V(text="a<b>&c"), False, '{"text":"a\\u003cb\\u003e\\u0026c"}'),
+    (V(host="mx.example.", priority=50, mail=True), False, '{"host":"mx.example.","priority":50,"mail":true}'),
+    (V(host="x", group="g1"), False, '{"host":"x","group":"g1"}'),
+    (V(), True, '{"targetstrip":0}'),
+    (V(), False, '{}'),
+    (V(host="ü"), False, '{"host":"ü"}'),
+])
+def test_dumps(svc, kube2sky, want):
+    assert msg.dumps(svc, kube2sky=kube2sky) == want
+    assert msg.parse(want) == svc
+
+
+@pytest.mark.parametrize("raw,want", [
+    ('{"host":"10.0.0.1"}', V(host="10.0.0.1")),
+    ('{"host":"10.0.0.1","unknown":[1,2],"port":80}', V(host="10.0.0.1", port=80)),
+    ('{"host":null,"port":null}', V()),
+    ('{"text":"abc","ttl":360,"mail":false}', V(text="abc", ttl=360)),
+    ('  {"host" : "a" }  ', V(host="a")),
+])
+def test_parse_lenient(raw, want):
+    assert msg.parse(raw) == want
+
+
+@pytest.mark.parametrize("raw,needle", [
+    ("not json", "not JSON"),
+    ("[1]", "not an object"),
+    ('"x"', "not an object"),
+    ('{"port":"80"}', "'port' must be an integer"),
+    ('{"port":80.5}', "'port' must be an integer"),
+    ('{"port":true}', "'port' must be an integer"),
+    ('{"port":70000}', "'port' must be in 0..65535"),
+    ('{"ttl":-1}', "'ttl' must be in"),
+    ('{"host":5}', "'host' must be a string"),
+    ('{"mail":"yes"}', "'mail' must be true or false"),
+    (b"\xff\xfe", "not JSON"),
+])
+def test_parse_rejects_wrong_types(raw, needle):
+    with pytest.raises(msg.RecordError, match=needle.replace("(", r"\(").replace(".", r"\.")):
+        msg.parse(raw)
+
+
+@pytest.mark.parametrize("name,prefix,key", [
+    ("redis-master.default.svc.cluster.local.", "skydns", "/skydns/local/cluster/svc/default/redis-master"),
+    ("Redis-Master.Default.SVC.cluster.local", "skydns", "/skydns/local/cluster/svc/default/redis-master"),
+    ("1.0.0.10.in-addr.arpa.", "skydns", "/skydns/arpa/in-addr/10/0/0/1"),
+    ("a.b.", "/other/", "/other/b/a"),
+    ("a.b.", "deep/prefix", "/deep/prefix/b/a"),
+    (".", "skydns", "/skydns"),
+])
+def test_key_of(name, prefix, key):
+    assert msg.key_of(name, prefix) == key
+
+
+@pytest.mark.parametrize("key,prefix,name", [
+    ("/skydns/local/cluster/svc/default/redis-master", "skydns", "redis-master.default.svc.cluster.local."),
+    ("/skydns/local/cluster/SVC/default/x", "skydns", "x.default.svc.cluster.local."),
+    ("/deep/prefix/b/a", "deep/prefix", "a.b."),
+])
+def test_name_of(key, prefix, name):
+    assert msg.name_of(key, prefix) == name
+
+
+@pytest.mark.parametrize("key,prefix", [
+    ("/skydnsx/a", "skydns"),
+    ("/other/a", "skydns"),
+    ("/skydns/a//b", "skydns"),
+])
+def test_name_of_rejects(key, prefix):
+    with pytest.raises(msg.RecordError):
+        msg.name_of(key, prefix)
+
+
+@pytest.mark.parametrize("name", ["a..b.", "a/b.example."])
+def test_key_of_rejects(name):
+    with pytest.raises(msg.RecordError):
+        msg.key_of(name)
+
+
+@pytest.mark.parametrize("question,key,want", [
+    ("mx.skydns.test.", "/skydns/test/skydns/mx/a", True),
+    ("mx.skydns.test.", "/skydns/test/skydns/mx2/a", False),
+    ("mx.skydns.test.", "/skydns/test/skydns/mx", True),
+    ("*.region1.skydns.test.", "/skydns/test/skydns/region1/development/server1/100", True),
+    ("*.region1.skydns.test.", "/skydns/test/skydns/region1", False),
+    ("any.region1.skydns.test.", "/skydns/test/skydns/region1/production", True),
+    ("server1.*.region1.skydns.test.", "/skydns/test/skydns/region1/development/server1/100", True),
+    ("server1.*.region1.skydns.test.", "/skydns/test/skydns/region1/development/server2/100", False),
+    ("*.*.skydns.test.", "/skydns/test/skydns/region1/x", True),
+    ("x.region1.skydns.test.", "/skydns/test/skydns/region1/xy", False),
+])
+def test_matches(question, key, want):
+    q = list(reversed(msg.labels(question)))
+    assert msg.matches(q, msg.key_labels(key, "skydns")) is want
+
+
+@pytest.mark.parametrize("name,n,want", [
+    ("x.bar.skydns.test.", 1, "bar.skydns.test."),
+    ("x.bar.skydns.test.", 0, "x.bar.skydns.test."),
+    ("x.bar.", 5, "x.bar."),
+])
+def test_target_strip(name, n, want):
+    assert msg.target_strip(name, n) == want
+
+
+@pytest.mark.parametrize("name,domain,want", [
+    ("a.cluster.local.", "cluster.local.", True),
+    ("cluster.local.", "cluster.local", True),
+    ("A.Cluster.Local", "cluster.local.", True),
+    ("acluster.local.", "cluster.local.", False),
+    ("example.org.", "cluster.local.", False),
+])
+def test_in_domain(name, domain, want):
+    assert msg.in_domain(name, domain) is want
+
+
+LABEL = st.from_regex(r"\A[a-z0-9_]([a-z0-9_-]{0,20}[a-z0-9_])?\Z")
+
+
+@given(st.lists(LABEL, min_size=1, max_size=8), st.sampled_from(["skydns", "a/b", "/x/"]))
+def test_name_key_round_trip(parts, prefix):
+    name = ".".join(parts) + "."
+    key = msg.key_of(name, prefix)
+    assert msg.name_of(key, prefix) == name
+    assert msg.key_of(name.upper(), prefix) == key
+
+
+@given(st.builds(V, host=st.text(max_size=30), port=st.integers(0, 65535),
+                 priority=st.integers(0, 65535), weight=st.integers(0, 65535),
+                 text=st.text(max_size=30), mail=st.booleans(), ttl=st.integers(0, 2**32 - 1),
+                 targetstrip=st.integers(0, 255), group=st.text(max_size=10)),
+       st.booleans())
+def test_value_round_trip(svc, kube2sky):
+    assert msg.parse(msg.dumps(svc, kube2sky=kube2sky)) == svc
