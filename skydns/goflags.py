@@ -34,7 +34,7 @@ def normalise(argv: Sequence[str]) -> list[str]:
     out: list[str] = []
     rest = False
     for arg in argv:
-        m = None if rest else _FLAG.match(arg)
+        m = None if rest or arg == "-h" else _FLAG.match(arg)
         if arg == "--":
             rest = True
         if m:
