@@ -1,0 +1,216 @@
+"""Kubernetes objects -> the etcd keys and values kube2sky owns.
+
+A pure function of Services, Endpoints and Pods as the API server returns
+them (plain JSON dicts): no client, no etcd, no clock.  The layout is the
+one kube2sky 1.9-1.15 wrote (spec section 4), byte for byte including the
+hash labels, plus what the original never had: ExternalName as a CNAME
+value, PTR records for ClusterIPs and named headless endpoints, and a
+``dns-version`` TXT record.
+
+Records are grouped by *unit* -- one Service (with its Endpoints, legacy
+name and PTRs) or one pod IP -- because a unit's changes are written to
+etcd as one transaction.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from skydns import msg
+
+HOSTNAMES_ANNOTATION = "endpoints.beta.kubernetes.io/hostnames-map"
+SCHEMA_VERSION = "1.0.0"
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
+
+Unit = tuple[str, ...]
+Records = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Options:
+    domain: str = "cluster.local."
+    prefix: str = "skydns"
+    legacy_names: bool = False
+    ptr: bool = True
+
+    @property
+    def base(self) -> str:
+        """``/skydns/local/cluster``"""
+        return msg.key_of(self.domain, self.prefix)
+
+    @property
+    def arpa(self) -> str:
+        return f"/{self.prefix.strip('/')}/arpa/"
+
+
+def value(host: str, port: int = 0) -> str:
+    """The value kube2sky writes, exactly (``targetstrip`` included)."""
+    return msg.dumps(msg.Service(host=host, port=port, priority=10, weight=10, ttl=30), kube2sky=True)
+
+
+def _meta(obj: Mapping) -> tuple[str, str]:
+    m = obj.get("metadata") or {}
+    return m.get("namespace") or "default", m.get("name") or ""
+
+
+def service_unit(ns: str, name: str) -> Unit:
+    return ("svc", ns.lower(), name.lower())
+
+
+def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Records:
+    """Every key of one Service (with its Endpoints when headless)."""
+    ns, name = _meta(svc)
+    ns, name = ns.lower(), name.lower()
+    spec = svc.get("spec") or {}
+    base = f"{opt.base}/svc/{ns}/{name}"
+    fqdn = f"{name}.{ns}.svc.{opt.domain}"
+    out: Records = {}
+    if spec.get("type") == "ExternalName":
+        target = spec.get("externalName") or ""
+        if target:
+            v = value(msg.fqdn(target.lower()))
+            out[f"{base}/{msg.hash_label(v)}"] = v
+        return out
+    cluster_ip = spec.get("clusterIP") or ""
+    if cluster_ip == "None":
+        return _headless(base, fqdn, endpoints, opt)
+    if not _is_ip(cluster_ip):
+        return out  # not allocated yet
+    v = value(cluster_ip)
+    label = msg.hash_label(v)
+    out[f"{base}/{label}"] = v
+    for port in spec.get("ports") or []:
+        if port.get("name") and port.get("protocol"):
+            out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = value(fqdn, port.get("port", 0))
+    if opt.legacy_names:
+        out[f"{opt.base}/{ns}/{name}"] = v
+    if opt.ptr:
+        out[ptr_key(cluster_ip, opt)] = msg.dumps(msg.Service(host=fqdn))
+    return out
+
+
+def _headless(base: str, fqdn: str, endpoints: Mapping | None, opt: Options) -> Records:
+    out: Records = {}
+    if not endpoints:
+        return out
+    names = _hostnames_map(endpoints)
+    for subset in endpoints.get("subsets") or []:
+        ports = [p for p in subset.get("ports") or [] if p.get("name") and p.get("protocol")]
+        for addr in subset.get("addresses") or []:  # ready addresses only
+            ip = addr.get("ip") or ""
+            if not _is_ip(ip):
+                continue
+            v = value(ip)
+            named = _label(addr.get("hostname")) or _label(names.get(ip))
+            label = named or msg.hash_label(v)
+            out[f"{base}/{label}"] = v
+            for p in ports:
+                out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{label}"] = \
+                    value(f"{label}.{fqdn}", p.get("port", 0))
+            if named and opt.ptr:
+                out[ptr_key(ip, opt)] = msg.dumps(msg.Service(host=f"{named}.{fqdn}"))
+    return out
+
+
+def _hostnames_map(endpoints: Mapping) -> dict[str, str]:
+    raw = ((endpoints.get("metadata") or {}).get("annotations") or {}).get(HOSTNAMES_ANNOTATION)
+    if not raw:
+        return {}
+    try:
+        parsed = json.loads(raw)
+        return {ip: (rec or {}).get("HostName", "") for ip, rec in parsed.items() if isinstance(rec, dict)}
+    except (ValueError, AttributeError):
+        return {}
+
+
+def _label(name: object) -> str:
+    if isinstance(name, str) and _DNS_LABEL.match(name.lower()):
+        return name.lower()
+    return ""
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def ptr_key(ip: str, opt: Options) -> str:
+    rev = ipaddress.ip_address(ip).reverse_pointer + "."
+    return msg.key_of(rev, opt.prefix)
+
+
+def pod_unit(ns: str, ip: str) -> Unit:
+    return ("pod", ns.lower(), _dashed(ip))
+
+
+def _dashed(ip: str) -> str:
+    return ip.replace(".", "-").replace(":", "-")
+
+
+def pod_records(pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+    out: dict[Unit, Records] = {}
+    for pod in pods:
+        ns, _ = _meta(pod)
+        ip = (pod.get("status") or {}).get("podIP") or ""
+        if not _is_ip(ip):
+            continue
+        v = value(ip)
+        unit = pod_unit(ns, ip)
+        out.setdefault(unit, {})[f"{opt.base}/pod/{ns.lower()}/{_dashed(ip)}/{msg.hash_label(v)}"] = v
+    return out
+
+
+META_UNIT: Unit = ("meta",)
+
+
+def meta_records(opt: Options) -> Records:
+    return {f"{opt.base}/dns-version": msg.dumps(msg.Service(text=SCHEMA_VERSION))}
+
+
+def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Mapping],
+            pods: Iterable[Mapping], opt: Options, with_pods: bool = True) -> dict[Unit, Records]:
+    """The whole tree kube2sky should own, by unit."""
+    out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
+    for svc in services:
+        ns, name = _meta(svc)
+        out[service_unit(ns, name)] = service_records(svc, endpoints.get((ns, name)), opt)
+    if with_pods:
+        out.update(pod_records(pods, opt))
+    return {u: r for u, r in out.items() if r}
+
+
+def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
+    """Which unit an existing key belongs to, or None when kube2sky does not
+    own it (custom records under the prefix are never touched)."""
+    base = opt.base + "/"
+    if key.startswith(opt.arpa):
+        try:
+            host = msg.parse(value).host
+        except msg.RecordError:
+            return None
+        tail = ".svc." + opt.domain
+        if not host.endswith(tail):
+            return None
+        labels = host[: -len(tail)].split(".")
+        return service_unit(labels[-1], labels[-2]) if len(labels) >= 2 else None
+    if not key.startswith(base):
+        return None
+    parts = key[len(base):].split("/")
+    if parts[0] == "svc" and len(parts) >= 4:
+        return service_unit(parts[1], parts[2])
+    if parts[0] == "pod" and len(parts) >= 4:
+        return ("pod", parts[1], parts[2])
+    if parts == ["dns-version"]:
+        return META_UNIT
+    raw = value.decode() if isinstance(value, bytes) else value
+    if len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw):
+        return service_unit(parts[0], parts[1])
+    return None

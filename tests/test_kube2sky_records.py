@@ -1,0 +1,110 @@
+"""Tables for kube2sky's pure parts: objects -> records, desired vs actual -> changes."""
+
+import pytest
+
+from kube2sky import plan, records as rec
+
+OPT = rec.Options()
+V = rec.value
+
+
+def svc(name, ip, ports=(), ns="default", **spec):
+    return {"metadata": {"name": name, "namespace": ns},
+            "spec": {"clusterIP": ip, "ports": [dict(p) for p in ports], **spec}}
+
+
+def eps(name, subsets, ns="default", annotations=None):
+    return {"metadata": {"name": name, "namespace": ns, "annotations": annotations or {}}, "subsets": subsets}
+
+
+D = "/skydns/local/cluster"
+
+CASES = [
+    ("clusterip", svc("redis", "10.0.0.1"), None, {
+        f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"),
+        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"redis.default.svc.cluster.local."}'}),
+    ("named port", svc("web", "11.1.1.1", [{"name": "http", "protocol": "TCP", "port": 80},
+                                           {"port": 81}, {"name": "x", "port": 82}]), None, {
+        f"{D}/svc/default/web/2f15de08": V("11.1.1.1"),
+        f"{D}/svc/default/web/_tcp/_http/2f15de08": V("web.default.svc.cluster.local.", 80),
+        "/skydns/arpa/in-addr/11/1/1/1": '{"host":"web.default.svc.cluster.local."}'}),
+    ("not allocated", svc("pending", ""), None, {}),
+    ("external name", svc("ext", "", type="ExternalName", externalName="db.example.org"), None, {
+        f"{D}/svc/default/ext/" + __import__("skydns.msg").msg.hash_label(V("db.example.org.")): V("db.example.org.")}),
+    ("headless", svc("hl", "None"), eps("hl", [
+        {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "hostname": "web-0"}, {"ip": "10.0.0.3"}],
+         "notReadyAddresses": [{"ip": "10.0.0.9"}],
+         "ports": [{"name": "http", "protocol": "TCP", "port": 80}, {"port": 81, "protocol": "TCP"}]}],
+        annotations={rec.HOSTNAMES_ANNOTATION: '{"10.0.0.3":{"HostName":"web-1"},"10.0.0.1":{"HostName":"Not_A_Label"}}'}), {
+        f"{D}/svc/default/hl/c88f1059": V("10.0.0.1"),
+        f"{D}/svc/default/hl/web-0": V("10.0.0.2"),
+        f"{D}/svc/default/hl/web-1": V("10.0.0.3"),
+        f"{D}/svc/default/hl/_tcp/_http/c88f1059": V("c88f1059.hl.default.svc.cluster.local.", 80),
+        f"{D}/svc/default/hl/_tcp/_http/web-0": V("web-0.hl.default.svc.cluster.local.", 80),
+        f"{D}/svc/default/hl/_tcp/_http/web-1": V("web-1.hl.default.svc.cluster.local.", 80),
+        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"web-0.hl.default.svc.cluster.local."}',
+        "/skydns/arpa/in-addr/10/0/0/3": '{"host":"web-1.hl.default.svc.cluster.local."}'}),
+    ("headless without endpoints", svc("hl", "None"), None, {}),
+    ("no ports at all", {"metadata": {"name": "bare", "namespace": "ns1"}, "spec": {"clusterIP": "10.0.183.39"}}, None, {
+        f"{D}/svc/ns1/bare/e3b7df90": V("10.0.183.39"),
+        "/skydns/arpa/in-addr/10/0/183/39": '{"host":"bare.ns1.svc.cluster.local."}'}),
+    ("ipv6 clusterip", svc("v6", "fd00::1"), None, {
+        f"{D}/svc/default/v6/" + __import__("skydns.msg").msg.hash_label(V("fd00::1")): V("fd00::1"),
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1") : '{"host":"v6.default.svc.cluster.local."}'}),
+]
+
+
+@pytest.mark.parametrize("name,service,endpoints,want", CASES, ids=[c[0] for c in CASES])
+def test_service_records(name, service, endpoints, want):
+    assert rec.service_records(service, endpoints, OPT) == want
+
+
+def test_legacy_names():
+    opt = rec.Options(legacy_names=True, ptr=False)
+    got = rec.service_records(svc("redis", "10.0.0.1"), None, opt)
+    assert got == {f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"), f"{D}/default/redis": V("10.0.0.1")}
+
+
+@pytest.mark.parametrize("pods,want", [
+    ([{"metadata": {"name": "p", "namespace": "default"}, "status": {"podIP": "1.2.3.4"}}],
+     {("pod", "default", "1-2-3-4"): {f"{D}/pod/default/1-2-3-4/ad70cf0f": V("1.2.3.4")}}),
+    ([{"metadata": {"name": "p", "namespace": "default"}, "status": {}}], {}),
+])
+def test_pod_records(pods, want):
+    assert rec.pod_records(pods, OPT) == want
+
+
+@pytest.mark.parametrize("key,value,unit", [
+    (f"{D}/svc/ns/web/abc", V("1.1.1.1"), ("svc", "ns", "web")),
+    (f"{D}/svc/ns/web/_tcp/_http/abc", V("x", 1), ("svc", "ns", "web")),
+    (f"{D}/pod/ns/1-2-3-4/ad70cf0f", V("1.2.3.4"), ("pod", "ns", "1-2-3-4")),
+    (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta",)),
+    (f"{D}/ns/web", V("10.0.0.1"), ("svc", "ns", "web")),
+    (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
+    (f"{D}/dns/ns", V("10.0.0.1"), None),
+    (f"{D}/hadoop/nn1", '{"host":"10.1.1.1"}', None),
+    ("/skydns/arpa/in-addr/10/0/0/1", '{"host":"web.ns.svc.cluster.local."}', ("svc", "ns", "web")),
+    ("/skydns/arpa/in-addr/10/0/0/2", '{"host":"w-0.web.ns.svc.cluster.local."}', ("svc", "ns", "web")),
+    ("/skydns/arpa/in-addr/10/0/0/3", '{"host":"reverse.example.com."}', None),
+    ("/skydns/local/other/x", V("1.1.1.1"), None),
+])
+def test_unit_of(key, value, unit):
+    assert rec.unit_of(key, value, OPT) == unit
+
+
+@pytest.mark.parametrize("want,have,puts,deletes", [
+    ({"a": "1"}, {}, {"a": "1"}, []),
+    ({"a": "1"}, {"a": b"1"}, {}, []),
+    ({"a": "2"}, {"a": b"1"}, {"a": "2"}, []),
+    ({"b": "1"}, {"a": b"1"}, {"b": "1"}, ["a"]),
+    ({}, {"a": b"1", "c": b"2"}, {}, ["a", "c"]),
+])
+def test_diff_unit(want, have, puts, deletes):
+    c = plan.diff_unit(("u",), want, have)
+    assert (c.puts, c.deletes) == (puts, deletes)
+
+
+def test_plan_covers_units_on_both_sides():
+    changes = plan.plan({("a",): {"k1": "v"}}, {("b",): {"k2": b"v"}, ("c",): {"k3": b"v"}}, None)
+    assert [(c.unit, c.puts, c.deletes) for c in changes] == [
+        (("a",), {"k1": "v"}, []), (("b",), {}, ["k2"]), (("c",), {}, ["k3"])]
