@@ -159,3 +159,27 @@ class Skydns(Process):
                 return r.status, r.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
+
+
+class Kube2sky(Process):
+    """kube2sky run as a process against the fake API server and etcd."""
+
+    def __init__(self, api_url: str, etcd_url: str, *args: str) -> None:
+        self.http_port = free_port()
+        flags = [f"-kube_master_url={api_url}", f"-etcd-server={etcd_url}",
+                 f"--healthz-port={self.http_port}", "--healthz-bind-address=127.0.0.1", *args]
+        super().__init__("kube2sky", flags)
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readiness", timeout=1) as r:
+                return r.status == 200
+        except Exception:  # noqa: BLE001
+            return False
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        try:
+            wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
+        except Exception:
+            print(self.output())
+            raise

@@ -1,0 +1,108 @@
+"""Reading what kube2sky owns in etcd and applying changes as transactions.
+
+Each :class:`~kube2sky.plan.Change` (one service or one pod IP) becomes one
+etcd transaction, puts and deletes together.  While this replica leads, the
+transaction also compares the leader key, so a replica that lost its lease
+cannot write.  Every call retries through tenacity with backoff, moving to
+the next endpoint; the caller's readiness turns false while a write has
+been failing for longer than ``--etcd-mutation-timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import aetcd
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from skydns.etcd import Endpoints
+
+from . import records
+from .plan import Change
+from .records import Options, Unit
+
+log = logging.getLogger(__name__)
+
+
+class NotLeader(Exception):
+    """The leader key no longer holds this replica's identity."""
+
+
+class Writer:
+    def __init__(self, endpoints: Endpoints, opt: Options, mutation_timeout: float,
+                 on_health: Callable[[bool], None] = lambda ok: None) -> None:
+        self.endpoints = endpoints
+        self.opt = opt
+        self.mutation_timeout = mutation_timeout
+        self.on_health = on_health
+        self.client: aetcd.Client | None = None
+        self.guard: tuple[bytes, bytes] | None = None  # (leader key, our id)
+
+    async def _client(self) -> aetcd.Client:
+        if self.client is None:
+            self.client = self.endpoints.client(timeout=self.mutation_timeout)
+            await self.client.connect()
+        return self.client
+
+    async def _reset(self) -> None:
+        if self.client is not None:
+            try:
+                await self.client.close()
+            except Exception:  # noqa: BLE001 - a broken client is dropped either way
+                pass
+        self.client = None
+        self.endpoints.advance()
+
+    async def _retry(self, what: str, fn):
+        started = time.monotonic()
+        async for attempt in AsyncRetrying(wait=wait_exponential_jitter(initial=0.1, max=5, jitter=0.2),
+                                           retry=retry_if_exception_type(aetcd.exceptions.ClientError),
+                                           reraise=True):
+            with attempt:
+                try:
+                    result = await fn(await self._client())
+                except aetcd.exceptions.ClientError as exc:
+                    late = time.monotonic() - started > self.mutation_timeout
+                    if late:
+                        self.on_health(False)
+                    log.warning("etcd %s while %s: %s%s", self.endpoints, what, str(exc).splitlines()[0][:200],
+                                "; not ready until it succeeds" if late else "")
+                    await self._reset()
+                    raise
+        self.on_health(True)
+        return result
+
+    async def load(self) -> dict[Unit, dict[str, bytes]]:
+        """Everything kube2sky owns under the prefix, by unit (one range read)."""
+        head = f"/{self.opt.prefix.strip('/')}/".encode()
+        result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
+        have: dict[Unit, dict[str, bytes]] = {}
+        for kv in result.kvs:
+            key = kv.key.decode(errors="replace")
+            unit = records.unit_of(key, kv.value, self.opt)
+            if unit is not None:
+                have.setdefault(unit, {})[key] = kv.value
+        return have
+
+    async def apply(self, change: Change) -> None:
+        async def txn(c: aetcd.Client):
+            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in change.puts.items()]
+            ops += [c.transactions.delete(k.encode()) for k in change.deletes]
+            compare = []
+            if self.guard is not None:
+                key, ident = self.guard
+                compare = [c.transactions.value(key) == ident]
+            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            return ok
+
+        ok = await self._retry(f"writing {'/'.join(change.unit)}", txn)
+        if not ok:
+            raise NotLeader("leader key changed hands")
+        log.info("%s: %d put, %d deleted", "/".join(change.unit), len(change.puts), len(change.deletes))
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None

@@ -1,0 +1,200 @@
+"""A fake Kubernetes API server, faithful to list/watch, for kube2sky's tests.
+
+Serves ``/api/v1/{services,endpoints,pods}``: a list carries the store's
+resourceVersion; ``watch=true`` (or ``1``) streams newline-delimited JSON
+events in HTTP/1.1 chunks from a resourceVersion on, sends BOOKMARKs when
+asked (``allowWatchBookmarks``), ends the stream after ``timeoutSeconds``,
+and answers a version older than its retained history with a 410 ``Expired``
+ERROR event.  Tests change objects (each change bumps the resourceVersion),
+compact the history, drop open streams, make requests fail with a status,
+or restart it with a new history.  Listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod"}
+
+
+class FakeApi:
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.rv = 100
+        self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in KINDS}
+        self.history: list[tuple[int, str, str, dict]] = []
+        self.oldest = self.rv  # versions below this are gone (410)
+        self.generation = 0  # bumped to drop every open stream
+        self.failures: list[int] = []  # status codes for the next requests
+        self.requests: list[str] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> "FakeApi":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- what tests do --------------------------------------------------
+
+    def put(self, kind: str, obj: dict) -> None:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", "default")
+        key = (meta["namespace"], meta["name"])
+        with self.cond:
+            self.rv += 1
+            meta["resourceVersion"] = str(self.rv)
+            etype = "MODIFIED" if key in self.objects[kind] else "ADDED"
+            self.objects[kind][key] = obj
+            self.history.append((self.rv, kind, etype, obj))
+            self.cond.notify_all()
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        with self.cond:
+            obj = self.objects[kind].pop((namespace, name), None)
+            if obj is None:
+                return
+            self.rv += 1
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["resourceVersion"] = str(self.rv)
+            self.history.append((self.rv, kind, "DELETED", obj))
+            self.cond.notify_all()
+
+    def compact(self) -> None:
+        """Forget the history: any watch from an older version gets 410."""
+        with self.cond:
+            self.history.clear()
+            self.oldest = self.rv + 1
+
+    def drop_streams(self) -> None:
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+
+    def fail_next(self, *codes: int) -> None:
+        with self.cond:
+            self.failures.extend(codes)
+
+    def restart(self, objects: dict[str, list[dict]]) -> None:
+        """Come back with a different history: new versions, new objects."""
+        with self.cond:
+            self.generation += 1
+            self.rv += 1000
+            self.history.clear()
+            self.objects = {k: {} for k in KINDS}
+            self.oldest = self.rv + 1
+            self.cond.notify_all()
+        for kind, objs in objects.items():
+            for o in objs:
+                self.put(kind, o)
+        with self.cond:
+            self.history.clear()
+            self.oldest = self.rv + 1
+
+    # -- HTTP -----------------------------------------------------------
+
+    def _handler(self):
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                parts = urlsplit(self.path)
+                q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                api.requests.append(self.path)
+                segs = parts.path.strip("/").split("/")
+                if len(segs) != 3 or segs[:2] != ["api", "v1"] or segs[2] not in KINDS:
+                    return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                with api.cond:
+                    code = api.failures.pop(0) if api.failures else None
+                if code is not None:
+                    return self._json(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                             "code": code, "reason": "InternalError", "message": "injected"})
+                kind = segs[2]
+                if q.get("watch") in ("true", "1"):
+                    return self._watch(kind, q)
+                with api.cond:
+                    items = [copy.deepcopy(o) for _, o in sorted(api.objects[kind].items())]
+                    rv = api.rv
+                self._json(200, {"kind": KINDS[kind] + "List", "apiVersion": "v1",
+                                 "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+            def _json(self, code, body):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _chunk(self, event) -> None:
+                data = json.dumps(event).encode() + b"\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            def _watch(self, kind, q):
+                since = int(q.get("resourceVersion") or 0)
+                timeout = float(q.get("timeoutSeconds") or 300)
+                bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                deadline = time.monotonic() + timeout
+                try:
+                    with api.cond:
+                        gen = api.generation
+                        if since and since + 1 < api.oldest:
+                            self._chunk({"type": "ERROR", "object": {
+                                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                "message": f"too old resource version: {since} ({api.oldest})",
+                                "reason": "Expired", "code": 410}})
+                            return self._end()
+                        last_bookmark = time.monotonic()
+                        while True:
+                            for rv, k, etype, obj in api.history:
+                                if rv > since and k == kind:
+                                    self._chunk({"type": etype, "object": obj})
+                            since = max(since, api.rv)
+                            now = time.monotonic()
+                            if api.generation != gen:
+                                return  # dropped mid-stream: no terminating chunk
+                            if now >= deadline:
+                                return self._end()
+                            if bookmarks and now - last_bookmark > 0.5:
+                                self._chunk({"type": "BOOKMARK", "object": {
+                                    "kind": KINDS[kind], "apiVersion": "v1",
+                                    "metadata": {"resourceVersion": str(api.rv)}}})
+                                last_bookmark = now
+                            api.cond.wait(min(0.5, deadline - now))
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                finally:
+                    self.close_connection = True
+
+            def _end(self):
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+        return Handler

@@ -1,0 +1,28 @@
+"""Kubernetes objects as the API server returns them, from short forms."""
+
+
+def service(name, cluster_ip, ports=(), ns="default", **spec):
+    return {"kind": "Service", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
+            "spec": {"clusterIP": cluster_ip, "ports": [dict(p) for p in ports], **spec}}
+
+
+def endpoints(name, subsets, ns="default", annotations=None):
+    return {"kind": "Endpoints", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}}, "subsets": subsets}
+
+
+def pod(name, ip, ns="default"):
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
+            "status": {"podIP": ip} if ip else {}}
+
+
+def from_case(obj):
+    """The conformance files' flat objects -> (API kind, object)."""
+    kind = obj["kind"]
+    if kind == "Service":
+        return "services", service(obj["name"], obj.get("clusterIP", ""), obj.get("ports") or [], obj["namespace"])
+    if kind == "Endpoints":
+        return "endpoints", endpoints(obj["name"], obj.get("subsets") or [], obj["namespace"])
+    if kind == "Pod":
+        return "pods", pod(obj["name"], obj.get("podIP", ""), obj["namespace"])
+    raise ValueError(kind)
