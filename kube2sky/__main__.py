@@ -79,8 +79,11 @@ async def run(a: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     stop = threading.Event()
 
+    key = a.leader_key or f"/kube2sky/leader/{opt.prefix}"
+    election = Election(endpoints, key, a.id, a.lease_ttl)
+
     def ready() -> bool:
-        if not etcd_ok["ok"] or ctl.listed != set(KINDS):
+        if not etcd_ok["ok"] or not election.connected or ctl.listed != set(KINDS):
             return False
         return ctl.synced.is_set() or not ctl.leading
 
@@ -88,8 +91,6 @@ async def run(a: argparse.Namespace) -> None:
     for kind in KINDS:
         threading.Thread(target=pump, args=(api, kind, loop, queue, stop, a.watch_timeout),
                          name=f"watch-{kind}", daemon=True).start()
-
-    key = a.leader_key or f"/kube2sky/leader/{opt.prefix}"
 
     def on_lead():
         writer.guard = (key.encode(), a.id.encode())
@@ -100,7 +101,7 @@ async def run(a: argparse.Namespace) -> None:
         ctl.leading = False
         ctl.synced.clear()
 
-    election = asyncio.create_task(Election(endpoints, key, a.id, a.lease_ttl).run(on_lead, on_lose))
+    electing = asyncio.create_task(election.run(on_lead, on_lose))
     log.info("kube2sky for %s: API %s, etcd %s, prefix /%s%s", domain, a.kube_master_url or "in-cluster",
              endpoints, opt.prefix, ", legacy names too" if opt.legacy_names else "")
     stopping = asyncio.Event()
@@ -123,13 +124,13 @@ async def run(a: argparse.Namespace) -> None:
                 on_lose()
 
     worker = asyncio.create_task(control())
-    await asyncio.wait({worker, election, asyncio.create_task(stopping.wait())},
+    await asyncio.wait({worker, electing, asyncio.create_task(stopping.wait())},
                        return_when=asyncio.FIRST_COMPLETED)
     stop.set()
-    for t in (worker, election):
+    for t in (worker, electing):
         t.cancel()
     health.close()
-    for t in (worker, election):
+    for t in (worker, electing):
         if t.done() and not t.cancelled() and t.exception():
             raise t.exception()
 

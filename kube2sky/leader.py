@@ -27,17 +27,27 @@ class Election:
         self.key = key.encode()
         self.ident = ident.encode()
         self.ttl = max(2, ttl)
+        #: whether the last attempt reached etcd (a follower that cannot is not ready)
+        self.connected = False
 
     async def run(self, on_lead: Callable[[], None], on_lose: Callable[[], None]) -> None:
         while True:
             async for attempt in AsyncRetrying(wait=wait_exponential_jitter(initial=0.2, max=self.ttl / 2),
-                                               retry=retry_if_exception_type(Exception), reraise=True):
+                                               retry=retry_if_exception_type(Exception), reraise=True,
+                                               before_sleep=self._failed):
                 with attempt:
                     await self._term(on_lead, on_lose)
+
+    def _failed(self, retry_state) -> None:
+        if self.connected:
+            log.warning("election: etcd %s: %s", self.endpoints, str(retry_state.outcome.exception())[:200])
+        self.connected = False
+        self.endpoints.advance()
 
     async def _term(self, on_lead, on_lose) -> None:
         async with self.endpoints.client(timeout=self.ttl) as c:
             lease = await c.lease(self.ttl)
+            self.connected = True
             ok, _ = await c.transaction(compare=[c.transactions.create(self.key) == 0],
                                         success=[c.transactions.put(self.key, self.ident, lease=lease)],
                                         failure=[])

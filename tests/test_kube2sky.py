@@ -1,0 +1,207 @@
+"""kube2sky as a process against the fake API server and a real etcd:
+restarts, atomic updates, 410s, broken streams, legacy names, custom
+records left alone, and two replicas."""
+
+import asyncio
+import threading
+import time
+
+import aetcd
+import pytest
+
+import etcdkv
+from fakeapi import FakeApi
+from k8sobj import endpoints, pod, service
+from procs import Kube2sky
+
+from kube2sky.records import value
+
+P = "k2s"
+D = f"/{P}/local/cluster"
+
+
+def wait_until(fn, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def keys(url, sub="svc/"):
+    return etcdkv.dump(url, f"{D}/{sub}")
+
+
+@pytest.fixture
+def api():
+    a = FakeApi().start()
+    yield a
+    a.stop()
+
+
+@pytest.fixture
+def clean(etcd):
+    etcdkv.delete_prefix(etcd.url, f"/{P}/")
+    etcdkv.delete_prefix(etcd.url, "/kube2sky/")
+    yield
+    etcdkv.delete_prefix(etcd.url, f"/{P}/")
+    etcdkv.delete_prefix(etcd.url, "/kube2sky/")
+
+
+def start(api, etcd, *args):
+    k = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", *args)
+    k.wait_ready()
+    return k
+
+
+def test_restart_removes_records_of_services_deleted_while_down(etcd, api, clean):
+    api.put("services", service("keep", "10.0.0.1"))
+    api.put("services", service("gone", "10.0.0.2"))
+    etcdkv.put(etcd.url, {f"{D}/hadoop/nn1": '{"host":"10.1.1.1"}', f"/{P}/arpa/in-addr/10/1/1/1": '{"host":"nn1.hadoop.cluster.local."}'})
+    k = start(api, etcd)
+    wait_until(lambda: f"{D}/svc/default/gone/4e756cde" in keys(etcd.url), what="first sync")
+    k.stop()
+    api.delete("services", "default", "gone")
+    k = start(api, etcd)
+    try:
+        wait_until(lambda: not any("/gone/" in key for key in keys(etcd.url)), what="stale record removed")
+        assert f"{D}/svc/default/keep/c88f1059" in keys(etcd.url)
+        assert f"/{P}/arpa/in-addr/10/0/0/2" not in etcdkv.dump(etcd.url, f"/{P}/arpa/")
+        # custom records under the prefix are never touched
+        everything = etcdkv.dump(etcd.url, f"/{P}/")
+        assert everything[f"{D}/hadoop/nn1"] == b'{"host":"10.1.1.1"}'
+        assert f"/{P}/arpa/in-addr/10/1/1/1" in everything
+    finally:
+        k.stop()
+
+
+def test_clusterip_update_is_one_transaction(etcd, api, clean):
+    api.put("services", service("web", "10.0.0.1", [{"name": "http", "protocol": "TCP", "port": 80}]))
+    k = start(api, etcd)
+    try:
+        wait_until(lambda: len(keys(etcd.url)) == 2, what="first sync")
+        seen = []
+        stop = threading.Event()
+        port = int(etcd.url.rsplit(":", 1)[1])
+
+        def watcher():
+            async def go():
+                async with aetcd.Client("127.0.0.1", port) as c:
+                    start_rev = (await c.get_prefix(f"{D}/svc/".encode())).header.revision
+                    w = await c.watch_prefix(f"{D}/svc/".encode(), start_revision=start_rev + 1)
+                    async for ev in w:
+                        seen.append((ev.kv.mod_revision, ev.kind, ev.kv.key.decode()))
+                        if stop.is_set() or len(seen) >= 4:
+                            break
+            asyncio.run(go())
+
+        t = threading.Thread(target=watcher, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        api.put("services", service("web", "10.0.0.2", [{"name": "http", "protocol": "TCP", "port": 80}]))
+        wait_until(lambda: len(seen) >= 4, what="watch events")
+        stop.set()
+        revisions = {rev for rev, _, _ in seen}
+        assert len(revisions) == 1, f"puts and deletes in several revisions: {seen}"
+        got = keys(etcd.url)
+        assert got == {f"{D}/svc/default/web/4e756cde": value("10.0.0.2").encode(),
+                       f"{D}/svc/default/web/_tcp/_http/4e756cde": value("web.default.svc.cluster.local.", 80).encode()}
+    finally:
+        k.stop()
+
+
+@pytest.mark.parametrize("fault", ["410", "drop", "500", "restart"])
+def test_watch_faults_converge(etcd, api, clean, fault):
+    api.put("services", service("a", "10.0.0.1"))
+    k = start(api, etcd, "--watch-timeout=30")
+    try:
+        wait_until(lambda: len(keys(etcd.url)) == 1, what="first sync")
+        if fault == "410":
+            api.compact()
+            api.drop_streams()
+            api.put("services", service("b", "10.0.0.2"))
+        elif fault == "drop":
+            api.drop_streams()
+            api.put("services", service("b", "10.0.0.2"))
+        elif fault == "500":
+            api.fail_next(500, 500)
+            api.drop_streams()
+            api.put("services", service("b", "10.0.0.2"))
+        else:
+            api.restart({"services": [service("b", "10.0.0.2")]})
+        api.put("services", service("c", "10.0.0.3"))
+        want = {"b", "c"} if fault == "restart" else {"a", "b", "c"}
+        wait_until(lambda: {key.split("/")[-2] for key in keys(etcd.url)} == want, what=f"converged after {fault}")
+        if fault == "410":
+            assert k.output().count("listing again") >= 1
+    finally:
+        k.stop()
+
+
+def test_headless_and_pods_written(etcd, api, clean):
+    api.put("services", service("hl", "None", [{"name": "http", "protocol": "TCP", "port": 80}]))
+    api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.0.0.5", "hostname": "web-0"}],
+                                           "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
+    api.put("pods", pod("p1", "10.1.2.3"))
+    k = start(api, etcd)
+    try:
+        wait_until(lambda: f"{D}/svc/default/hl/_tcp/_http/web-0" in keys(etcd.url), what="headless")
+        wait_until(lambda: keys(etcd.url, "pod/") != {}, what="pod")
+        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[f"/{P}/arpa/in-addr/10/0/0/5"] == b'{"host":"web-0.hl.default.svc.cluster.local."}'
+        assert etcdkv.dump(etcd.url, f"{D}/dns-version") == {f"{D}/dns-version": b'{"text":"1.0.0"}'}
+    finally:
+        k.stop()
+
+
+def test_legacy_names_on_then_off(etcd, api, clean):
+    api.put("services", service("redis", "10.0.0.1"))
+    k = start(api, etcd, "--legacy-names")
+    try:
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {f"{D}/default/redis": value("10.0.0.1").encode()},
+                   what="legacy name")
+        assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
+    finally:
+        k.stop()
+    k = start(api, etcd, "-legacy-names=false")
+    try:
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {}, what="legacy name removed")
+        assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
+    finally:
+        k.stop()
+
+
+def test_two_replicas_one_writer_and_handover(etcd, api, clean):
+    api.put("services", service("a", "10.0.0.1"))
+    first = start(api, etcd, "--id=first")
+    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", "--id=second")
+    try:
+        second.wait_ready()
+        wait_until(lambda: len(keys(etcd.url)) == 1, what="first sync")
+        assert etcdkv.dump(etcd.url, "/kube2sky/leader/")[f"/kube2sky/leader/{P}"] == b"first"
+        api.put("services", service("b", "10.0.0.2"))
+        wait_until(lambda: len(keys(etcd.url)) == 2, what="leader writes")
+        assert "a: 0 put" not in second.output() and "svc/default/b" not in second.output()
+        first.proc.kill()
+        first.proc.wait()
+        killed = time.monotonic()
+        wait_until(lambda: etcdkv.dump(etcd.url, "/kube2sky/leader/").get(f"/kube2sky/leader/{P}") == b"second",
+                   timeout=10, what="handover")
+        assert time.monotonic() - killed < 3 + 1.5  # within the lease TTL (plus polling)
+        api.put("services", service("c", "10.0.0.3"))
+        wait_until(lambda: len(keys(etcd.url)) == 3, what="new leader writes")
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_keeps_running_without_etcd(api, clean):
+    """etcd unreachable: not ready, retrying, no crash."""
+    from procs import free_port
+    k = Kube2sky(api.url, f"http://127.0.0.1:{free_port()}", f"--path-prefix={P}", "--etcd-mutation-timeout=1s")
+    try:
+        time.sleep(4)
+        assert k.proc.poll() is None
+        assert not k.ready()
+    finally:
+        k.stop()
