@@ -12,7 +12,8 @@ import socket
 import sys
 import threading
 
-from tenacity import Retrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type
+from skydns.retry import backoff
 
 from skydns import goflags
 from skydns.etcd import Endpoints
@@ -54,7 +55,7 @@ def pump(api, kind: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, 
     def post(item):
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
-    for attempt in Retrying(wait=wait_exponential_jitter(initial=0.2, max=10, jitter=0.3),
+    for attempt in Retrying(wait=backoff(0.2, 10, 0.3),
                             retry=retry_if_exception_type(Exception),
                             before_sleep=lambda rs: log.warning("%s: %s; listing again", kind,
                                                                 str(rs.outcome.exception())[:200])):

@@ -14,7 +14,8 @@ import asyncio
 import logging
 from typing import Callable
 
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type
+from skydns.retry import backoff
 
 from skydns.etcd import Endpoints
 
@@ -32,7 +33,7 @@ class Election:
 
     async def run(self, on_lead: Callable[[], None], on_lose: Callable[[], None]) -> None:
         while True:
-            async for attempt in AsyncRetrying(wait=wait_exponential_jitter(initial=0.2, max=self.ttl / 2),
+            async for attempt in AsyncRetrying(wait=backoff(0.2, self.ttl / 2),
                                                retry=retry_if_exception_type(Exception), reraise=True,
                                                before_sleep=self._failed):
                 with attempt:

@@ -15,7 +15,8 @@ import time
 from typing import Callable
 
 import aetcd
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type
+from skydns.retry import backoff
 
 from skydns.etcd import Endpoints
 
@@ -57,7 +58,7 @@ class Writer:
 
     async def _retry(self, what: str, fn):
         started = time.monotonic()
-        async for attempt in AsyncRetrying(wait=wait_exponential_jitter(initial=0.1, max=5, jitter=0.2),
+        async for attempt in AsyncRetrying(wait=backoff(0.1, 5, 0.2),
                                            retry=retry_if_exception_type(aetcd.exceptions.ClientError),
                                            reraise=True):
             with attempt:

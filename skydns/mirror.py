@@ -15,11 +15,12 @@ import logging
 from typing import Callable
 
 import aetcd
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from tenacity import AsyncRetrying, retry_if_exception_type
 
 from .etcd import Endpoints
 from .handler import State
 from .metrics import Metrics
+from .retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Mirror:
 
     async def run(self) -> None:
         while True:
-            retrying = AsyncRetrying(wait=wait_exponential_jitter(initial=0.05, max=5, jitter=0.2),
+            retrying = AsyncRetrying(wait=backoff(0.05, 5, 0.2),
                                      retry=retry_if_exception_type(Exception),
                                      before_sleep=self._failed, reraise=True)
             async for attempt in retrying:

@@ -121,6 +121,14 @@ class Process:
                                      stderr=subprocess.STDOUT, env=full_env,
                                      start_new_session=True, cwd=REPO)
 
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until /readiness on the process's health port says 200."""
+        try:
+            wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
+        except Exception:
+            print(self.output())
+            raise
+
     def output(self) -> str:
         self.log.flush()
         return Path(self.logpath).read_text(errors="replace")
@@ -146,13 +154,6 @@ class Skydns(Process):
         if wait_ready:
             self.wait_ready()
 
-    def wait_ready(self, timeout: float = 20) -> None:
-        try:
-            wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
-        except Exception:
-            print(self.output())
-            raise
-
     def http(self, path: str) -> tuple[int, str]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
@@ -177,9 +178,3 @@ class Kube2sky(Process):
         except Exception:  # noqa: BLE001
             return False
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        try:
-            wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
-        except Exception:
-            print(self.output())
-            raise
