@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Callable
 
 import aetcd
@@ -36,6 +37,9 @@ class Mirror:
         self.need_list = True
         self.synced = asyncio.Event()
         self._logged_invalid: set[str] = set()
+        #: lease id -> keys attached to it, so answers can count their TTL down
+        self.leases: dict[int, set[str]] = {}
+        self.lease_refresh = 5.0
 
     async def run(self) -> None:
         while True:
@@ -64,19 +68,51 @@ class Mirror:
             self.state.connected = True
             self.metrics.synced.set(1)
             log.info("watching %s from revision %d", self.endpoints, self.store.revision + 1)
+            refresher = asyncio.create_task(self._refresh_leases(client))
             try:
                 async for event in watch:
                     self._apply(event)
+                    if event.kind == "PUT" and event.kv.lease:
+                        await self._lease(client, event.kv.lease, {event.kv.key.decode(errors="replace")})
             except aetcd.exceptions.RevisionCompactedError as exc:
                 log.warning("etcd compacted past revision %d (now %d): listing again",
                             self.store.revision, exc.compacted_revision)
                 self.need_list = True
                 raise
+            finally:
+                refresher.cancel()
+
+    async def _lease(self, client: aetcd.Client, lease: int, keys: set[str]) -> None:
+        """Record when a lease runs out, for the keys attached to it."""
+        self.leases.setdefault(lease, set()).update(keys)
+        info = await client.get_lease_info(lease, keys=False)
+        expires = time.time() + info.TTL if info.TTL > 0 else time.time()
+        for key in keys:
+            self.store.set_expiry(key, expires)
+
+    async def _refresh_leases(self, client: aetcd.Client) -> None:
+        """Leases are kept alive by their owners; re-read their TTLs now and then."""
+        while True:
+            await asyncio.sleep(self.lease_refresh)
+            for lease, keys in list(self.leases.items()):
+                live = {k for k in keys if k in self.store.raw}
+                if not live:
+                    del self.leases[lease]
+                    continue
+                self.leases[lease] = live
+                await self._lease(client, lease, live)
 
     async def _list(self, client: aetcd.Client, prefix: bytes) -> None:
         result = await client.get_prefix(prefix)
         kvs = [(kv.key.decode(errors="replace"), kv.value) for kv in result.kvs]
         errors = self.store.replace(kvs, result.header.revision)
+        self.leases = {}
+        by_lease: dict[int, set[str]] = {}
+        for kv in result.kvs:
+            if kv.lease:
+                by_lease.setdefault(kv.lease, set()).add(kv.key.decode(errors="replace"))
+        for lease, keys in by_lease.items():
+            await self._lease(client, lease, keys)
         self._logged_invalid.clear()
         for key, err in errors:
             self._invalid(key, err)

@@ -183,3 +183,24 @@ def test_ipv6_listener(etcd, sky):
     finally:
         if other:
             other.stop()
+
+
+def test_lease_shortens_ttl(etcd, sky):
+    """A key bound to an etcd lease answers with the lease's remaining time."""
+    port = int(etcd.url.rsplit(":", 1)[1])
+
+    async def go():
+        import aetcd
+        async with aetcd.Client("127.0.0.1", port) as c:
+            lease = await c.lease(40)
+            await c.put(f"{ROOT}/leased/a".encode(), b'{"host":"10.4.4.4","ttl":300}', lease=lease)
+            return lease.id
+
+    import asyncio
+    asyncio.run(go())
+    wait_for(sky.port, "leased.cluster.local.", ("NOERROR", ["10.4.4.4"]), limit=2)
+    time.sleep(0.3)
+    ttl = ask(sky.port, "leased.cluster.local.", "A").answer[0].ttl
+    assert 30 <= ttl <= 40
+    other = ask(sky.port, "web.default.svc.cluster.local.", "A").answer[0].ttl
+    assert other == 3600
