@@ -32,8 +32,10 @@ class Config:
     priority: int = 10
     ttl: int = 3600
     min_ttl: int = 60
-    rcache: int = 0
+    rcache: int = 10000
     rcache_ttl: int = 60
+    serve_stale: bool = True
+    serve_stale_for: float = 86400.0
     scache: int = 10000
     ndots: int = 2
     path_prefix: str = "skydns"
@@ -129,7 +131,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="timeout of one forwarded try (Go duration)")
     p.add_argument("--ndots", type=int, default=int(e("SKYDNS_NDOTS", d.ndots)),
                    help="forward only names with at least this many labels")
-    p.add_argument("--rcache", type=int, default=d.rcache, help="forwarded-answer cache size (entries)")
+    p.add_argument("--rcache", type=int, default=d.rcache, help="forwarded-answer cache size (entries, 0: off)")
     p.add_argument("--rcache-ttl", type=int, default=d.rcache_ttl, help="forwarded-answer cache TTL (s)")
     p.add_argument("--scache", type=int, default=d.scache, help="signature cache size")
     p.add_argument("--dnssec", default="", help="basename of a DNSSEC key pair")
@@ -143,6 +145,9 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     goflags.add_bool(p, "--round-robin", d.round_robin, "rotate A and AAAA answers")
     goflags.add_bool(p, "--ns-rotate", d.ns_rotate, "rotate the forwarders")
     goflags.add_bool(p, "--stubzones", d.stubzones, "serve stub zones")
+    goflags.add_bool(p, "--serve-stale", d.serve_stale, "answer from expired cache entries when every forwarder fails")
+    p.add_argument("--serve-stale-for", type=goflags.duration, default=d.serve_stale_for,
+                   help="how long past expiry a cached answer may still be served")
     goflags.add_bool(p, "--verbose", d.verbose, "log every query")
     goflags.add_bool(p, "--etcd3", True, "accepted for compatibility: etcd v3 is the only store")
     p.add_argument("--version", action="version", version=f"skydns {__version__}")
@@ -175,6 +180,7 @@ def from_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Conf
         round_robin=a.round_robin, ns_rotate=a.ns_rotate, nameservers=nameservers, no_rec=a.no_rec,
         read_timeout=a.read_timeout, ndots=a.ndots, rcache=a.rcache, rcache_ttl=a.rcache_ttl,
         scache=a.scache, path_prefix=a.path_prefix, machines=machines, stubzones=a.stubzones,
+        serve_stale=a.serve_stale, serve_stale_for=a.serve_stale_for,
         verbose=a.verbose, tls_key=a.tls_key, tls_pem=a.tls_pem, ca_cert=a.ca_cert,
         health_addr=a.health_addr, tcp_idle_timeout=a.tcp_idle_timeout,
     )

@@ -41,33 +41,24 @@ class Forwarder:
             servers = servers[k:] + servers[:k]
         return servers
 
-    async def forward(self, packet: bytes, name: str, tcp: bool) -> bytes | None:
-        """Relay a client's packet; the upstream reply with the client's ID,
-        or None when no server answered usefully."""
-        if self.refuses(name):
+    async def forward(self, packet: bytes, name: str, tcp: bool,
+                      servers: tuple[str, ...] | None = None) -> bytes | None:
+        """Relay a client's packet (to ``servers`` when given: a stub zone's);
+        the upstream reply with the client's ID, or None when no server
+        answered usefully."""
+        if servers is None and self.refuses(name):
             return None
         client_id = packet[:2]
-        for server in self._servers():
+        for server in servers or self._servers():
             reply = await self._try(server, packet, tcp)
             if reply is not None:
                 return client_id + reply[2:]
         return None
 
-    async def lookup(self, name: str, qtype: int) -> list[ans.RR]:
-        """Answer records for a name outside the zone ([] when none or failed)."""
-        if self.refuses(name):
-            return []
-        packet = wire.question_packet(name, qtype, 0)
-        for server in self._servers():
-            reply = await self._try(server, packet, False)
-            if reply is None:
-                continue
-            try:
-                rcode, records = wire.from_packet(reply)
-            except Exception:  # noqa: BLE001 - a broken upstream reply is a failed try
-                continue
-            return records if rcode == ans.NOERROR else []
-        return []
+    async def lookup(self, name: str, qtype: int) -> bytes | None:
+        """The upstream reply to our own question about a name outside the
+        zone (to complete a CNAME chain), or None."""
+        return await self.forward(wire.question_packet(name, qtype, 0), name, False)
 
     async def _try(self, server: str, packet: bytes, tcp: bool) -> bytes | None:
         timeout = self._config().read_timeout

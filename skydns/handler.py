@@ -17,10 +17,12 @@ from typing import Awaitable, Callable
 
 from . import answer as ans
 from . import wire
+from .cache import ResponseCache
 from .config import Config
 from .forward import Forwarder
 from .metrics import Metrics
 from .store import Store
+from .stub import LOOP_OPTION, StubZones
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ class Handler:
         self.clock = clock
         self._logged: set[str] = set()
         self._turn = itertools.count()
+        cfg = state.config
+        self.cache = ResponseCache(cfg.rcache, cfg.rcache_ttl, cfg.serve_stale_for, clock)
+        self.stubs = StubZones()
 
     def handle(self, data: bytes, tcp: bool) -> Result:
         start = time.perf_counter()
@@ -61,32 +66,83 @@ class Handler:
             return wire.header_reply(data, ans.SERVFAIL)
         try:
             state = self.state
-            reply = ans.answer(query.question, state.store, state.config, self.clock())
-            if reply.forward or reply.needs:
-                return self._complete(query, data, reply, tcp, start)
+            cfg = state.config
+            if cfg.stubzones:
+                self.stubs.refresh(state.store, cfg.domain)
+                stub = self.stubs.match(query.question.name)
+                if stub is not None:
+                    if any(code == LOOP_OPTION for code, _ in query.options):
+                        return None  # already forwarded by a stub: a loop
+                    return self._relay(query, wire.with_option(data, LOOP_OPTION, b"\x01"), tcp, start,
+                                       "stub", stub[1])
+            reply = ans.answer(query.question, state.store, cfg, self.clock())
+            if reply.forward:
+                hit = self.cache.get(self._key(query, tcp), query.id, query.question.name)
+                if hit is not None:
+                    self.metrics.cachehit.labels("response").inc()
+                    self.metrics.observe("cache", time.perf_counter() - start, len(hit), _cause_of_packet(hit))
+                    return hit
+                self.metrics.cachemiss.labels("response").inc()
+                return self._relay(query, data, tcp, start, reply.system, None)
+            if reply.needs:
+                return self._complete(query, reply, tcp, start)
             return self._send(query, reply, tcp, start)
         except Exception as exc:  # noqa: BLE001
             self._error(f"answering {query.question.name} {query.question.type}", exc)
             return self._servfail(query, tcp, start)
 
-    async def _complete(self, query: wire.Query, data: bytes, reply: ans.Reply, tcp: bool,
-                        start: float) -> bytes | None:
+    @staticmethod
+    def _key(query: wire.Query, tcp: bool):
         q = query.question
+        return (q.name.lower(), q.type, q.cls, query.do, query.edns, tcp)
+
+    async def _relay(self, query: wire.Query, data: bytes, tcp: bool, start: float, system: str,
+                     servers: tuple[str, ...] | None) -> bytes | None:
+        """Forward the client's question; cache what comes back; when every
+        upstream failed, serve stale or SERVFAIL."""
+        q = query.question
+        key = self._key(query, tcp)
         try:
-            if reply.forward:
-                out = await self.forwarder.forward(data, q.name, tcp)
-                if out is None:
-                    return self._send(query, ans.Reply(rcode=ans.SERVFAIL, aa=False, system=reply.system),
-                                      tcp, start)
-                self.metrics.observe(reply.system, time.perf_counter() - start, len(out), _cause_of_packet(out))
-                return out
-            names = sorted(reply.needs)
-            found = await asyncio.gather(*(self.forwarder.lookup(n, t) for n, t in names))
-            external = dict(zip(names, found))
-            reply = ans.answer(q, self.state.store, self.state.config, self.clock(), external)
-            return self._send(query, reply, tcp, start)
+            out = await self.forwarder.forward(data, q.name, tcp, servers)
         except Exception as exc:  # noqa: BLE001
             self._error(f"forwarding {q.name} {q.type}", exc)
+            out = None
+        if out is not None:
+            self.cache.put(key, out)
+        elif self.state.config.serve_stale:
+            out = self.cache.get(key, query.id, q.name, stale=True)
+            if out is not None:
+                system = "cache"
+        if out is None:
+            return self._send(query, ans.Reply(rcode=ans.SERVFAIL, aa=False, system=system), tcp, start)
+        self.metrics.observe(system, time.perf_counter() - start, len(out), _cause_of_packet(out))
+        return out
+
+    async def _lookup(self, name: str, qtype: int) -> list[ans.RR]:
+        """Records for a name outside the zone, through the cache."""
+        key = (name.lower(), qtype, ans.IN, False, True, False)
+        packet = self.cache.get(key, 0, name)
+        if packet is None:
+            packet = await self.forwarder.lookup(name, qtype)
+            if packet is None:
+                packet = self.cache.get(key, 0, name, stale=self.state.config.serve_stale)
+            else:
+                self.cache.put(key, packet)
+        if packet is None:
+            return []
+        rcode, records = wire.from_packet(packet)
+        return records if rcode == ans.NOERROR else []
+
+    async def _complete(self, query: wire.Query, reply: ans.Reply, tcp: bool, start: float) -> bytes | None:
+        """Finish an answer whose CNAME chain leaves the zone."""
+        q = query.question
+        try:
+            names = sorted(reply.needs)
+            found = await asyncio.gather(*(self._lookup(n, t) for n, t in names))
+            reply = ans.answer(q, self.state.store, self.state.config, self.clock(), dict(zip(names, found)))
+            return self._send(query, reply, tcp, start)
+        except Exception as exc:  # noqa: BLE001
+            self._error(f"completing {q.name} {q.type}", exc)
             return self._servfail(query, tcp, start)
 
     def _send(self, query: wire.Query, reply: ans.Reply, tcp: bool, start: float) -> bytes:

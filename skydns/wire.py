@@ -183,6 +183,20 @@ def from_packet(data: bytes) -> tuple[int, list[RR]]:
     return record.header.rcode, out
 
 
+def with_option(packet: bytes, code: int, data: bytes) -> bytes:
+    """The packet with an EDNS0 option added (an OPT record is added when
+    there is none)."""
+    from dnslib import EDNSOption
+
+    rec = DNSRecord.parse(packet)
+    opts = [rr for rr in rec.ar if rr.rtype == QTYPE.OPT]
+    if opts:
+        opts[0].rdata.append(EDNSOption(code, data))
+    else:
+        rec.add_ar(EDNS0(udp_len=OUR_UDP_SIZE, opts=[EDNSOption(code, data)]))
+    return bytes(rec.pack())
+
+
 def question_packet(name: str, qtype: int, qid: int, *, rd: bool = True, options=()) -> bytes:
     """A query for ``name``/``qtype`` with EDNS0 (for forwarding)."""
     from dnslib import EDNSOption
