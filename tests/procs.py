@@ -178,3 +178,47 @@ class Kube2sky(Process):
         except Exception:  # noqa: BLE001
             return False
 
+
+
+class Dnsmasq:
+    """dnsmasq from Debian as a loopback upstream: answers from a hosts file,
+    NXDOMAIN for the rest of ``zone``, and logs every query it gets."""
+
+    def __init__(self, hosts: dict[str, str], ttl: int = 30, zone: str = "example.com") -> None:
+        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        if not os.path.exists(binary):
+            raise RuntimeError("dnsmasq is not installed: run `make setup`")
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="dnsmasq-")
+        hostfile = os.path.join(self.dir, "hosts")
+        with open(hostfile, "w") as f:
+            for name, ip in hosts.items():
+                f.write(f"{ip} {name}\n")
+        self.logpath = os.path.join(self.dir, "log")
+        cmd = [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hostfile}",
+               f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
+               f"--local-ttl={ttl}", "--log-queries", f"--log-facility={self.logpath}", f"--local=/{zone}/",
+               "--pid-file=", "--user=root", "--group=root"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not (os.path.exists(self.logpath) and "started" in Path(self.logpath).read_text()):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dnsmasq did not start ({self.proc.poll()})")
+            time.sleep(0.05)
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def queries(self, name: str) -> int:
+        """How many questions about ``name`` it has been asked."""
+        text = Path(self.logpath).read_text(errors="replace")
+        return sum(1 for line in text.splitlines() if "query[" in line and f"] {name} from" in line)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
