@@ -19,7 +19,7 @@ from skydns import goflags
 from skydns.etcd import Endpoints
 from skydns.health import serve as serve_health
 
-from . import kube
+from . import filesource, kube
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
                    help="report not-ready when a write fails for this long (Go duration)")
     p.add_argument("--kube-master-url", default="", help="API server URL (plain http:// allowed)")
     p.add_argument("--kubecfg-file", default="", help="kubeconfig file")
+    p.add_argument("--from-file", default="", help="read Services/Endpoints/Pods from this YAML or JSON file "
+                   "(kubectl get svc,endpoints,pods -A -o yaml) instead of an API server; re-read on change")
     p.add_argument("--healthz-port", type=int, default=8081, help="port serving /healthz and /readiness")
     p.add_argument("--healthz-bind-address", default="0.0.0.0", help="address of the health port")
     p.add_argument("--path-prefix", default="skydns", help="etcd key prefix")
@@ -67,12 +69,19 @@ def pump(api, kind: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, 
             return
 
 
+def pump_file(path: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event) -> None:
+    """Thread body: every read of the file is a full listing of all kinds."""
+    for objects in filesource.watch_file(path, stop):
+        for kind in KINDS:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, "LIST", objects[kind]))
+
+
 async def run(a: argparse.Namespace) -> None:
     domain = a.domain.lower().rstrip(".") + "."
     opt = Options(domain=domain, prefix=a.path_prefix.strip("/") or "skydns", legacy_names=a.legacy_names,
                   ptr=a.ptr)
     endpoints = Endpoints([u.strip() for u in a.etcd_server.split(",") if u.strip()])
-    api = kube.api_client(a.kube_master_url, a.kubecfg_file)
+    api = None if a.from_file else kube.api_client(a.kube_master_url, a.kubecfg_file)
     etcd_ok = {"ok": True}
     writer = Writer(endpoints, opt, a.etcd_mutation_timeout, on_health=lambda ok: etcd_ok.update(ok=ok))
     ctl = Controller(writer, opt)
@@ -86,12 +95,15 @@ async def run(a: argparse.Namespace) -> None:
     def ready() -> bool:
         if not etcd_ok["ok"] or not election.connected or ctl.listed != set(KINDS):
             return False
-        return ctl.synced.is_set() or not ctl.leading
+        return ctl.synced.is_set() if ctl.leading else election.following
 
     health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, None)
-    for kind in KINDS:
-        threading.Thread(target=pump, args=(api, kind, loop, queue, stop, a.watch_timeout),
-                         name=f"watch-{kind}", daemon=True).start()
+    if a.from_file:
+        threading.Thread(target=pump_file, args=(a.from_file, loop, queue, stop), name="file", daemon=True).start()
+    else:
+        for kind in KINDS:
+            threading.Thread(target=pump, args=(api, kind, loop, queue, stop, a.watch_timeout),
+                             name=f"watch-{kind}", daemon=True).start()
 
     def on_lead():
         writer.guard = (key.encode(), a.id.encode())
@@ -103,7 +115,8 @@ async def run(a: argparse.Namespace) -> None:
         ctl.synced.clear()
 
     electing = asyncio.create_task(election.run(on_lead, on_lose))
-    log.info("kube2sky for %s: API %s, etcd %s, prefix /%s%s", domain, a.kube_master_url or "in-cluster",
+    source = f"file {a.from_file}" if a.from_file else f"API {a.kube_master_url or a.kubecfg_file or 'in-cluster'}"
+    log.info("kube2sky for %s: %s, etcd %s, prefix /%s%s", domain, source,
              endpoints, opt.prefix, ", legacy names too" if opt.legacy_names else "")
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -30,6 +30,8 @@ class Election:
         self.ttl = max(2, ttl)
         #: whether the last attempt reached etcd (a follower that cannot is not ready)
         self.connected = False
+        #: whether another replica holds the lead (so the tree is being kept)
+        self.following = False
 
     async def run(self, on_lead: Callable[[], None], on_lose: Callable[[], None]) -> None:
         while True:
@@ -43,6 +45,7 @@ class Election:
         if self.connected:
             log.warning("election: etcd %s: %s", self.endpoints, str(retry_state.outcome.exception())[:200])
         self.connected = False
+        self.following = False
         self.endpoints.advance()
 
     async def _term(self, on_lead, on_lose) -> None:
@@ -54,8 +57,12 @@ class Election:
                                         failure=[])
             if not ok:
                 await lease.revoke()
-                while (got := await c.get(self.key)) is not None and got.value != self.ident:
-                    await asyncio.sleep(0.25)
+                try:
+                    while (got := await c.get(self.key)) is not None and got.value != self.ident:
+                        self.following = True
+                        await asyncio.sleep(0.25)
+                finally:
+                    self.following = False
                 if got is not None:  # our own key from an earlier term: let it go and try again
                     await c.delete(self.key)
                 return

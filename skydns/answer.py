@@ -149,11 +149,16 @@ class _Ctx:
                   forward_ok: bool) -> list[RR]:
         """A/AAAA (``both``: either) records for ``lookup``, following CNAMEs."""
         out: list[RR] = []
-        for leaf in self.services(lookup):
+        leaves = self.services(lookup)
+        # a CNAME must stand alone at its owner: when some leaves hold
+        # addresses (a headless service, whose SRV leaves name its pods),
+        # the leaves holding names are not followed
+        addressed = any(_ip(lf.service.host) is not None for lf in leaves)
+        for leaf in leaves:
             host = leaf.service.host
             ip = _ip(host)
             if ip is None:
-                if not host:
+                if not host or addressed:
                     continue
                 target = msg.fqdn(host)
                 if target.lower() == owner.lower() or len(chain) >= MAX_CHAIN:

@@ -40,6 +40,10 @@ RECORDS = {
     "/skydns/local/cluster/node/1": '{"host":"10.7.7.7"}',
     "/skydns/local/cluster/node/1/child": '{"host":"10.7.7.8"}',
     "/skydns/local/cluster/bad": '{"host":5}',
+    "/skydns/local/cluster/svc/default/hl/web-0": '{"host":"10.8.0.1"}',
+    "/skydns/local/cluster/svc/default/hl/_tcp/_http/web-0": '{"host":"web-0.hl.default.svc.cluster.local.","port":80}',
+    "/skydns/local/cluster/mixed/a": '{"host":"10.8.1.1"}',
+    "/skydns/local/cluster/mixed/b": '{"host":"example.org"}',
     "/skydns/arpa/in-addr/10/0/0/1": '{"host":"web.default.svc.cluster.local."}',
     "/skydns/config": '{"domain":"ignored.example."}',
 }
@@ -120,6 +124,11 @@ CASES = [
      ["local.dns.cluster.local. 20 A 10.0.0.1", "local.dns.cluster.local. 20 A 10.0.0.2"], []),
     ("1.0.0.10.in-addr.arpa.", "PTR", "NOERROR", ["1.0.0.10.in-addr.arpa. 3600 PTR web.default.svc.cluster.local."], []),
     ("web" + D, "HINFO", "NOERROR", [], [], [SOA_NEG]),
+    # a headless service: its A records, not CNAMEs to the names its SRV leaves hold
+    ("hl" + D, "A", "NOERROR", ["hl" + D + " 3600 A 10.8.0.1"], []),
+    ("_http._tcp.hl" + D, "SRV", "NOERROR", ["_http._tcp.hl" + D + " 3600 SRV 10 100 80 web-0.hl" + D],
+     ["web-0.hl" + D + " 3600 A 10.8.0.1"]),
+    ("mixed.cluster.local.", "A", "NOERROR", ["mixed.cluster.local. 3600 A 10.8.1.1"], []),
     ("nothere.cluster.local.", "HINFO", "NXDOMAIN", [], [], [SOA_NEG]),
 ]
 
