@@ -143,6 +143,7 @@ async def run(a: argparse.Namespace) -> None:
     stop.set()
     for t in (worker, electing):
         t.cancel()
+    await asyncio.gather(worker, electing, return_exceptions=True)
     health.close()
     for t in (worker, electing):
         if t.done() and not t.cancelled() and t.exception():

@@ -74,6 +74,14 @@ class Election:
                     reply = await asyncio.wait_for(lease.refresh(), self.ttl / 3)
                     if reply is None or reply.TTL <= 0:
                         raise RuntimeError("lease expired")
+            except asyncio.CancelledError:
+                # stopping: hand the lead over now rather than after the TTL
+                try:
+                    await asyncio.wait_for(lease.revoke(), 2)
+                    log.info("released the lead")
+                except Exception:  # noqa: BLE001 - the lease runs out by itself anyway
+                    pass
+                raise
             finally:
                 log.warning("no longer leading")
                 on_lose()

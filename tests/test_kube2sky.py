@@ -205,3 +205,19 @@ def test_keeps_running_without_etcd(api, clean):
         assert not k.ready()
     finally:
         k.stop()
+
+
+def test_stopping_leader_hands_over_at_once(etcd, api, clean):
+    api.put("services", service("a", "10.0.0.1"))
+    first = start(api, etcd, "--id=first", "--lease-ttl=30")
+    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=30",
+                      "--id=second")
+    try:
+        second.wait_ready()
+        first.stop()  # SIGTERM: the lease is revoked, not left to run out
+        stopped = time.monotonic()
+        wait_until(lambda: etcdkv.dump(etcd.url, "/kube2sky/leader/").get(f"/kube2sky/leader/{P}") == b"second",
+                   timeout=10, what="handover")
+        assert time.monotonic() - stopped < 3
+    finally:
+        second.stop()
