@@ -1,0 +1,7 @@
+"""``python -m skydns.ctl`` runs skydnsctl."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,175 @@
+"""Pure views of the tree for skydnsctl: what a leaf answers and under which
+name users ask for it; hosts files; the layout migration plan.
+
+Nothing here touches etcd: the commands read the prefix once into a
+``key -> value`` map and hand it to these functions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from .. import msg
+
+_HEX = re.compile(r"^[0-9a-f]{1,8}$")
+_LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str      # the name users ask for
+    types: str     # what it answers: A, AAAA, CNAME, SRV, TXT, MX
+    host: str
+    port: int
+    ttl: int
+    key: str
+    service: msg.Service
+
+
+def ip_version(host: str) -> int:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return 0
+
+
+def answers(s: msg.Service) -> list[str]:
+    """The question types a leaf answers."""
+    out = []
+    if s.host:
+        v = ip_version(s.host)
+        out.append({4: "A", 6: "AAAA"}.get(v, "CNAME"))
+        if s.port or v == 0:
+            out.append("SRV")
+        if s.mail:
+            out.append("MX")
+    if s.text:
+        out.append("TXT")
+    return out
+
+
+def owner(key: str, value: str | bytes, prefix: str) -> str:
+    """The name a leaf is asked for: its parent when the leaf label is
+    generated (kube2sky's hash of the value) or the leaf sits under a
+    ``_port._proto`` pair; otherwise the leaf's own name."""
+    name = msg.name_of(key, prefix)
+    label, _, parent = name.partition(".")
+    raw = value if isinstance(value, bytes) else value.encode()
+    if parent and (_HEX.match(label) and msg.hash_label(raw) == label or parent.startswith("_")):
+        return parent
+    return name
+
+
+def rows(tree: Mapping[str, bytes], prefix: str, default_ttl: int = 3600) -> tuple[list[Row], list[tuple[str, str]]]:
+    """(records, (key, why) of values that are not records)."""
+    out, bad = [], []
+    config_key = "/" + prefix.strip("/") + "/config"
+    for key in sorted(tree):
+        if key == config_key:
+            continue
+        try:
+            s = msg.parse(tree[key])
+            name = owner(key, tree[key], prefix)
+        except msg.RecordError as exc:
+            bad.append((key, str(exc)))
+            continue
+        out.append(Row(name, ",".join(answers(s)) or "-", s.host or s.text, s.port, s.ttl or default_ttl, key, s))
+    return out, bad
+
+
+def under(rows_: Iterable[Row], name: str | None, prefix: str) -> list[Row]:
+    if not name:
+        return list(rows_)
+    head = msg.key_of(name, prefix)
+    return [r for r in rows_ if r.key == head or r.key.startswith(head + "/")]
+
+
+# -- hosts files -------------------------------------------------------------
+
+def parse_hosts(text: str, zone: str = "") -> dict[str, list[str]]:
+    """``IP name [alias ...]`` lines -> name -> IPs (in file order).  Short
+    names get ``zone`` appended; comments and blank lines are skipped; a bad
+    line raises ValueError naming its line number."""
+    out: dict[str, list[str]] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) < 2 or not ip_version(parts[0]):
+            raise ValueError(f"line {n}: expected 'IP name [alias ...]', got {line!r}")
+        for name in parts[1:]:
+            fq = msg.fqdn(name.lower())
+            if zone and not msg.in_domain(fq, zone):
+                fq = msg.fqdn(name.lower().rstrip(".") + "." + zone.strip("."))
+            try:
+                msg.labels(fq)
+            except msg.RecordError as exc:
+                raise ValueError(f"line {n}: {exc}") from None
+            ips = out.setdefault(fq, [])
+            if parts[0] not in ips:
+                ips.append(parts[0])
+    return out
+
+
+def host_records(hosts: Mapping[str, list[str]], prefix: str, ttl: int = 0) -> dict[str, str]:
+    """One leaf per name and address, labelled by the value's hash."""
+    out = {}
+    for name, ips in hosts.items():
+        for ip in ips:
+            v = msg.dumps(msg.Service(host=ip, ttl=ttl))
+            out[f"{msg.key_of(name, prefix)}/{msg.hash_label(v)}"] = v
+    return out
+
+
+# -- kube2sky layouts ----------------------------------------------------------
+
+@dataclass
+class Move:
+    service: str            # ns/name
+    puts: dict[str, str]
+    deletes: list[str]
+
+
+def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
+    """Rewrite ClusterIP records between ``D/svc/<ns>/<svc>/<hash>`` (svc) and
+    ``D/<ns>/<svc>`` (legacy).  ``both`` only adds; ``svc`` and ``legacy``
+    also remove the address leaves of the other side (SRV leaves stay, so a
+    round trip gives back the same tree)."""
+    svc: dict[tuple[str, str], dict[str, str]] = {}
+    legacy: dict[tuple[str, str], tuple[str, str]] = {}
+    for key, raw in tree.items():
+        if not key.startswith(base + "/"):
+            continue
+        parts = key[len(base) + 1:].split("/")
+        value = raw.decode(errors="replace")
+        if parts[0] == "svc" and len(parts) == 4 and _LEGACY_VALUE.match(value):
+            svc.setdefault((parts[1], parts[2]), {})[key] = value
+        elif len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(value):
+            legacy[(parts[0], parts[1])] = (key, value)
+    moves: dict[tuple[str, str], Move] = {}
+
+    def move(ns_name):
+        return moves.setdefault(ns_name, Move("/".join(ns_name), {}, []))
+
+    if to in ("svc", "both"):
+        for (ns, name), (key, value) in legacy.items():
+            target = f"{base}/svc/{ns}/{name}/{msg.hash_label(value)}"
+            if tree.get(target, b"").decode(errors="replace") != value:
+                move((ns, name)).puts[target] = value
+            if to == "svc":
+                move((ns, name)).deletes.append(key)
+    if to in ("legacy", "both"):
+        for (ns, name), leaves in svc.items():
+            if len(leaves) != 1:
+                continue  # several addresses cannot become one legacy leaf
+            (value,) = leaves.values()
+            target = f"{base}/{ns}/{name}"
+            if tree.get(target, b"").decode(errors="replace") != value:
+                move((ns, name)).puts[target] = value
+            if to == "legacy":
+                move((ns, name)).deletes.extend(leaves)
+    return [m for _, m in sorted(moves.items()) if m.puts or m.deletes]

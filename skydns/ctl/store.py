@@ -1,0 +1,60 @@
+"""etcd access for skydnsctl: read the prefix, write in transactions.
+
+Every command reads what it needs in one range read and writes in
+transactions of at most ``BATCH`` operations (etcd's default limit is
+128), so a validation failure writes nothing and a change to one name is
+never half-applied.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import aetcd
+
+from ..etcd import Endpoints
+
+BATCH = 100
+
+
+class Etcd:
+    def __init__(self, machines: Iterable[str], prefix: str) -> None:
+        self.endpoints = Endpoints(list(machines))
+        self.prefix = prefix.strip("/")
+        self.client: aetcd.Client | None = None
+
+    async def __aenter__(self) -> "Etcd":
+        last = None
+        for _ in self.endpoints.addrs:
+            self.client = self.endpoints.client(timeout=10)
+            try:
+                await self.client.connect()
+                await self.client.status()
+                return self
+            except aetcd.exceptions.ClientError as exc:
+                last = exc
+                await self.client.close()
+                self.endpoints.advance()
+        raise ConnectionError(f"cannot reach etcd at {','.join(self.endpoints.urls)}: "
+                              f"{str(last).splitlines()[0] if str(last) else type(last).__name__}")
+
+    async def __aexit__(self, *exc) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    async def tree(self, head: str | None = None) -> dict[str, bytes]:
+        head = head or f"/{self.prefix}/"
+        result = await self.client.get_prefix(head.encode())
+        return {kv.key.decode(errors="replace"): kv.value for kv in result.kvs}
+
+    async def get(self, key: str) -> bytes | None:
+        got = await self.client.get(key.encode())
+        return None if got is None else got.value
+
+    async def apply(self, puts: dict[str, str | bytes], deletes: Iterable[str] = (), lease=None) -> None:
+        c = self.client
+        ops = [c.transactions.put(k.encode(), v if isinstance(v, bytes) else v.encode(), lease=lease)
+               for k, v in puts.items()]
+        ops += [c.transactions.delete(k.encode()) for k in deletes]
+        for i in range(0, len(ops), BATCH):
+            await c.transaction(compare=[], success=ops[i:i + BATCH], failure=[])
