@@ -18,7 +18,7 @@ from .health import serve as serve_health
 from .metrics import Metrics
 from .mirror import Mirror
 from .store import Store
-from . import transport
+from . import transport, workers
 
 log = logging.getLogger("skydns")
 
@@ -43,7 +43,7 @@ async def initial_config(cfg: Config, endpoints: Endpoints, wait: float = 3.0) -
         return cfg
 
 
-async def run(flags: Config) -> None:
+async def run(flags: Config, argv: list[str] | None = None) -> None:
     endpoints = Endpoints(flags.machines)
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)
@@ -68,15 +68,24 @@ async def run(flags: Config) -> None:
             log.info("configuration now: domain %s, ttl %d, min_ttl %d, nameservers %s",
                      new.domain, new.ttl, new.min_ttl, ",".join(new.nameservers) or "none")
 
+    count = flags.workers or workers.default_count()
     host, port = split_hostport(cfg.dns_addr)
-    udp, tcp = await transport.start(handler, host, port, cfg.tcp_idle_timeout)
+    udp, tcp = await transport.start(handler, host, port, cfg.tcp_idle_timeout,
+                                     reuse_port=flags.worker or count > 1)
     hhost, hport = split_hostport(cfg.health_addr, 8080)
-    health = await serve_health(hhost, hport, state.ready, metrics.registry)
-    prom = None
-    if os.environ.get("PROMETHEUS_PORT"):
+    health = prom = None
+    side = []
+    if flags.worker:
+        side.append(asyncio.create_task(workers.report(metrics)))
+    else:
+        health = await serve_health(hhost, hport, state.ready, metrics.registry)
+        if count > 1:
+            side.append(asyncio.create_task(workers.supervise(argv or [], count, metrics)))
+    if os.environ.get("PROMETHEUS_PORT") and not flags.worker:
         prom = await serve_health(hhost, int(os.environ["PROMETHEUS_PORT"]), state.ready, metrics.registry,
                                   metrics_path=os.environ.get("PROMETHEUS_PATH", "/metrics"))
-    log.info("skydns serving %s on %s (udp, tcp) from etcd %s prefix /%s; forwarding to %s",
+    log.info("skydns %sserving %s on %s (udp, tcp) from etcd %s prefix /%s; forwarding to %s",
+             "worker " if flags.worker else f"({count} processes) " if count > 1 else "",
              cfg.domain, cfg.dns_addr, ",".join(cfg.machines), cfg.path_prefix,
              "nobody (no-rec)" if cfg.no_rec else (",".join(cfg.nameservers) or "nobody (no nameservers)"))
 
@@ -89,8 +98,9 @@ async def run(flags: Config) -> None:
     stop_task = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({mirror_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("skydns stopping")
-    for t in (mirror_task, stop_task):
+    for t in (mirror_task, stop_task, *side):
         t.cancel()
+    await asyncio.gather(*side, return_exceptions=True)
     udp.close()
     for server in (tcp, health, prom):
         if server is not None:
@@ -117,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.run
     try:
-        runner(run(flags))
+        runner(run(flags, argv))
     except OSError as exc:
         log.error("cannot serve: %s", exc)
         return 1

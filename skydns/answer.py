@@ -59,6 +59,10 @@ class Reply:
     needs: set[tuple[str, int]] = field(default_factory=set)
     #: metrics label: auth, recursive, reverse, stub, cache
     system: str = "auth"
+    #: (store node, version) pairs this reply was read from; None: not from the store
+    deps: list | None = None
+    #: TTLs that count down (etcd leases): the packet cannot be reused as is
+    volatile: bool = False
 
 
 External = Mapping[tuple[str, int], list[RR]]
@@ -87,7 +91,7 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
     elif lname == cfg.domain and q.type == NS:
         reply.answer, reply.additional = _ns(name, ctx)
     elif not ctx.exists(lookup) and lname != cfg.domain:
-        return Reply(rcode=NXDOMAIN, authority=[_soa(cfg, now, cfg.domain, cfg.min_ttl)])
+        return Reply(rcode=NXDOMAIN, authority=[_soa(cfg, now, cfg.domain, cfg.min_ttl)], deps=ctx.deps)
     elif q.type in (A, AAAA):
         reply.answer = ctx.addresses(name, lookup, q.type, [], both=False, forward_ok=True)
     elif q.type == CNAME:
@@ -99,6 +103,8 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
     elif q.type == MX:
         reply.answer, reply.additional = _mx(name, lookup, ctx)
     reply.needs = ctx.needs
+    reply.deps = ctx.deps
+    reply.volatile = ctx.volatile
     return finish(reply, cfg, now)
 
 
@@ -120,22 +126,25 @@ class _Ctx:
     def __init__(self, store: Store, cfg: Config, now: float, external: External) -> None:
         self.store, self.cfg, self.now, self.external = store, cfg, now, external
         self.needs: set[tuple[str, int]] = set()
+        self.deps: list = []
+        self.volatile = False
 
     def exists(self, name: str) -> bool:
         try:
-            return self.store.find(_parts(name)) is not None
+            return self.store.find(_parts(name), self.deps) is not None
         except msg.RecordError:
             return False
 
     def services(self, name: str) -> list[Leaf]:
         try:
-            return group(self.store.find(_parts(name)) or [])
+            return group(self.store.find(_parts(name), self.deps) or [])
         except msg.RecordError:
             return []
 
     def ttl(self, leaf: Leaf) -> int:
         ttl = leaf.service.ttl or self.cfg.ttl
         if leaf.expires is not None:
+            self.volatile = True
             ttl = min(ttl, max(1, int(leaf.expires - self.now)))
         return ttl
 
@@ -236,7 +245,7 @@ def _ns(owner: str, ctx: _Ctx) -> tuple[list[RR], list[RR]]:
 
 
 def _cname(owner: str, lookup: str, ctx: _Ctx) -> list[RR]:
-    _, leaf = ctx.store.exact(_parts(lookup))
+    _, leaf = ctx.store.exact(_parts(lookup), ctx.deps)
     if leaf is None or not leaf.service.host or _ip(leaf.service.host) is not None:
         return []
     return [RR(owner, CNAME, ctx.ttl(leaf), msg.fqdn(leaf.service.host))]

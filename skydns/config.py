@@ -47,6 +47,8 @@ class Config:
     ca_cert: str = ""
     health_addr: str = "127.0.0.1:8080"
     tcp_idle_timeout: float = 10.0
+    workers: int = 0
+    worker: bool = False
     hostname: str = field(default_factory=socket.gethostname)
 
     @property
@@ -150,6 +152,9 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
                    help="how long past expiry a cached answer may still be served")
     goflags.add_bool(p, "--verbose", d.verbose, "log every query")
     goflags.add_bool(p, "--etcd3", True, "accepted for compatibility: etcd v3 is the only store")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="processes sharing the DNS port (0: one per core this process may use)")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"skydns {__version__}")
     return p
 
@@ -182,7 +187,7 @@ def from_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Conf
         scache=a.scache, path_prefix=a.path_prefix, machines=machines, stubzones=a.stubzones,
         serve_stale=a.serve_stale, serve_stale_for=a.serve_stale_for,
         verbose=a.verbose, tls_key=a.tls_key, tls_pem=a.tls_pem, ca_cert=a.ca_cert,
-        health_addr=a.health_addr, tcp_idle_timeout=a.tcp_idle_timeout,
+        health_addr=a.health_addr, tcp_idle_timeout=a.tcp_idle_timeout, workers=a.workers, worker=a.worker,
     )
     return normalise(cfg)
 

@@ -10,6 +10,7 @@ forwarding returns an awaitable.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import time
@@ -19,6 +20,7 @@ from . import answer as ans
 from . import wire
 from .cache import ResponseCache
 from .config import Config
+from .fastpath import PacketCache
 from .forward import Forwarder
 from .metrics import Metrics
 from .store import Store
@@ -53,8 +55,25 @@ class Handler:
         cfg = state.config
         self.cache = ResponseCache(cfg.rcache, cfg.rcache_ttl, cfg.serve_stale_for, clock)
         self.stubs = StubZones()
+        self.packets = PacketCache(clock=clock)
+        self._fast = metrics.fast_path()
+
+    def fast(self, data: bytes, tcp: bool) -> bytes | None:
+        """The reply from the packet cache, or None: the hot path."""
+        start = time.perf_counter()
+        state = self.state
+        config = state.config
+        if config.stubzones:
+            return None
+        out = self.packets.get(data, tcp, state.store, config)
+        if out is not None:
+            self._fast(time.perf_counter() - start, len(out))
+        return out
 
     def handle(self, data: bytes, tcp: bool) -> Result:
+        out = self.fast(data, tcp)
+        if out is not None:
+            return out
         start = time.perf_counter()
         try:
             query = wire.parse_query(data)
@@ -86,7 +105,7 @@ class Handler:
                 return self._relay(query, data, tcp, start, reply.system, None)
             if reply.needs:
                 return self._complete(query, reply, tcp, start)
-            return self._send(query, reply, tcp, start)
+            return self._send(query, reply, tcp, start, data)
         except Exception as exc:  # noqa: BLE001
             self._error(f"answering {query.question.name} {query.question.type}", exc)
             return self._servfail(query, tcp, start)
@@ -145,13 +164,27 @@ class Handler:
             self._error(f"completing {q.name} {q.type}", exc)
             return self._servfail(query, tcp, start)
 
-    def _send(self, query: wire.Query, reply: ans.Reply, tcp: bool, start: float) -> bytes:
+    def _send(self, query: wire.Query, reply: ans.Reply, tcp: bool, start: float, data: bytes | None = None) -> bytes:
+        """Build the reply packet; when it came from the store alone, keep it
+        (and, with round-robin, a few rotations) for the fast path."""
         cfg = self.state.config
-        if cfg.round_robin and len(reply.answer) > 1:
-            reply.answer = _rotate(reply.answer, next(self._turn))
-        data = wire.build(query, reply, tcp=tcp, ra=not cfg.no_rec)
-        self.metrics.observe(reply.system, time.perf_counter() - start, len(data), _cause(reply, data))
-        return data
+        ra = not cfg.no_rec
+        turns = 1
+        if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (ans.A, ans.AAAA) for rr in reply.answer):
+            turns = min(len(reply.answer), 8)
+        if data is not None and reply.deps is not None and not reply.volatile and reply.rcode in (ans.NOERROR,
+                                                                                              ans.NXDOMAIN):
+            n = len(reply.answer)
+            packets = [wire.build(query, _rotated(reply, k * n // turns), tcp=tcp, ra=ra) for k in range(turns)]
+            has_soa = any(rr.type == ans.SOA for rr in reply.answer + reply.authority)
+            self.packets.put(data, tcp, [p[2:] for p in packets], reply.deps, self.state.store, cfg, has_soa)
+            out = packets[0]
+        else:
+            if turns > 1:
+                reply = _rotated(reply, next(self._turn))
+            out = wire.build(query, reply, tcp=tcp, ra=ra)
+        self.metrics.observe(reply.system, time.perf_counter() - start, len(out), _cause(reply, out))
+        return out
 
     def _servfail(self, query: wire.Query, tcp: bool, start: float) -> bytes:
         return self._send(query, ans.Reply(rcode=ans.SERVFAIL, aa=False), tcp, start)
@@ -167,12 +200,12 @@ class Handler:
                   exc_info=exc)
 
 
-def _rotate(records: list[ans.RR], k: int) -> list[ans.RR]:
-    """Round-robin the address records of a plain A/AAAA answer."""
-    if any(rr.type not in (ans.A, ans.AAAA) for rr in records):
-        return records
-    k %= len(records)
-    return records[k:] + records[:k]
+def _rotated(reply: ans.Reply, k: int) -> ans.Reply:
+    """The reply with its answer records rotated by k (round-robin)."""
+    if not k or not reply.answer:
+        return reply
+    k %= len(reply.answer)
+    return dataclasses.replace(reply, answer=reply.answer[k:] + reply.answer[:k])
 
 
 def _cause(reply: ans.Reply, data: bytes) -> str | None:

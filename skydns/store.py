@@ -29,11 +29,16 @@ class Leaf:
 
 
 class Node:
-    __slots__ = ("children", "leaf")
+    """One label of the trie.  ``version`` moves whenever a key at or below
+    this node changes, so a cached answer can tell whether what it read is
+    still what the store holds."""
+
+    __slots__ = ("children", "leaf", "version")
 
     def __init__(self) -> None:
         self.children: dict[str, Node] = {}
         self.leaf: Leaf | None = None
+        self.version = 0
 
     def leaves(self) -> Iterator[Leaf]:
         if self.leaf is not None:
@@ -54,6 +59,8 @@ class Store:
         self.revision = 0
         self.synced = False
         self.generation = 0
+        #: moves when the whole index is replaced (a relist)
+        self.epoch = 0
 
     # -- writing --------------------------------------------------------
 
@@ -61,6 +68,7 @@ class Store:
         """Load a full listing taken at ``revision``; returns the (key, error)
         pairs of values that were skipped."""
         self.root = Node()
+        self.epoch += 1
         self.raw = {}
         self.invalid = {}
         self.config_raw = None
@@ -93,10 +101,11 @@ class Store:
 
     def set_expiry(self, key: str, expires: float | None) -> None:
         parts = self._labels(key)
-        node = self._node(parts) if parts else None
-        if node is not None and node.leaf is not None:
-            leaf = node.leaf
-            node.leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
+        path = self._path(parts) if parts else None
+        if path is not None and path[-1].leaf is not None:
+            leaf = path[-1].leaf
+            path[-1].leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
+            _touch(path)
             self.generation += 1
 
     def _put(self, key: str, value: bytes, expires: float | None) -> str | None:
@@ -115,9 +124,12 @@ class Store:
             return str(exc)
         self.invalid.pop(key, None)
         node = self.root
+        path = [node]
         for label in parts:
             node = node.children.setdefault(label, Node())
+            path.append(node)
         node.leaf = Leaf(key, service, len(parts), expires)
+        _touch(path)
         return None
 
     def _remove(self, key: str) -> None:
@@ -131,6 +143,7 @@ class Store:
                 return
             path.append(nxt)
         path[-1].leaf = None
+        _touch(path)
         # prune empty nodes so a deleted name stops existing (NXDOMAIN)
         for i in range(len(parts), 0, -1):
             node = path[i]
@@ -145,22 +158,36 @@ class Store:
         except msg.RecordError:
             return None
 
-    def _node(self, parts: list[str]) -> Node | None:
-        node = self.root
+    def _path(self, parts: list[str]) -> list[Node] | None:
+        path = [self.root]
         for label in parts:
-            node = node.children.get(label)
-            if node is None:
+            nxt = path[-1].children.get(label)
+            if nxt is None:
                 return None
-        return node
+            path.append(nxt)
+        return path
 
     # -- reading --------------------------------------------------------
 
-    def find(self, parts: list[str]) -> list[Leaf] | None:
+    def find(self, parts: list[str], deps: list | None = None) -> list[Leaf] | None:
         """The leaves at or below a name (labels in key order; ``*``/``any``
         match one label), sorted by key.  ``None`` when no key exists there:
-        the name does not exist."""
-        frontier = [self.root]
-        for label in parts:
+        the name does not exist.  ``deps`` collects (node, version) pairs
+        whose versions move whenever this result could change."""
+        node = self.root
+        i = 0
+        while i < len(parts) and parts[i] not in msg.WILDCARDS:
+            nxt = node.children.get(parts[i])
+            if nxt is None:
+                break
+            node = nxt
+            i += 1
+        if deps is not None:
+            deps.append((node, node.version))  # every match, or its absence, lies under node
+        if i < len(parts) and parts[i] not in msg.WILDCARDS:
+            return None
+        frontier = [node]
+        for label in parts[i:]:
             if label in msg.WILDCARDS:
                 frontier = [c for n in frontier for _, c in sorted(n.children.items())]
             else:
@@ -169,12 +196,29 @@ class Store:
                 return None
         return [leaf for n in frontier for leaf in n.leaves()]
 
-    def exact(self, parts: list[str]) -> tuple[bool, Leaf | None]:
+    def exact(self, parts: list[str], deps: list | None = None) -> tuple[bool, Leaf | None]:
         """(whether the name exists, the leaf at exactly that key)."""
-        node = self._node(parts)
-        if node is None:
+        path = self._path(parts)
+        if deps is not None:
+            node = path[-1] if path else self._deepest(parts)
+            deps.append((node, node.version))
+        if path is None:
             return False, None
-        return True, node.leaf
+        return True, path[-1].leaf
+
+    def _deepest(self, parts: list[str]) -> Node:
+        node = self.root
+        for label in parts:
+            nxt = node.children.get(label)
+            if nxt is None:
+                break
+            node = nxt
+        return node
 
     def __len__(self) -> int:
         return len(self.raw)
+
+
+def _touch(path: list[Node]) -> None:
+    for node in path:
+        node.version += 1

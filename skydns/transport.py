@@ -25,6 +25,7 @@ MAX_TCP_CONNECTIONS = 1000
 class UdpServer(asyncio.DatagramProtocol):
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
+        self.fast = handler.fast
         self.transport: asyncio.DatagramTransport | None = None
         self.tasks: set[asyncio.Task] = set()
 
@@ -32,6 +33,10 @@ class UdpServer(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
+        out = self.fast(data, False)
+        if out is not None:
+            self.transport.sendto(out, addr)
+            return
         out = self.handler.handle(data, False)
         if out is None:
             return

@@ -12,10 +12,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from dnslib import (AAAA, CNAME, DNSHeader, DNSQuestion, DNSRecord, EDNS0, MX, NS, PTR, QTYPE,
-                    RR as DRR, SOA, SRV, TXT, A as DA, DNSLabel)
+from dnslib import DNSHeader, DNSLabel, DNSQuestion, DNSRecord, EDNS0, QTYPE
 
 from . import answer as ans
+from . import codec
 from .answer import RR, Reply
 
 UDP_MIN = 512
@@ -35,16 +35,13 @@ class Malformed(Exception):
 
 @dataclass
 class Query:
-    record: DNSRecord
+    id: int
+    flags: int
     question: ans.Question
     edns: bool
     udp_size: int
     do: bool
     options: tuple[tuple[int, bytes], ...] = ()
-
-    @property
-    def id(self) -> int:
-        return self.record.header.id
 
 
 def header_reply(data: bytes, rcode: int) -> bytes | None:
@@ -69,6 +66,12 @@ def parse_query(data: bytes) -> Query:
         raise Malformed("a response, not a query", None)
     if (flags >> 11) & 0xF != 0:
         raise Malformed("opcode is not QUERY", header_reply(data, ans.NOTIMP))
+    plain = codec.parse_question(data)
+    if plain is not None:
+        qid, flags, name, qtype, qclass, opt = plain
+        if opt is None:
+            return Query(qid, flags, ans.Question(name, qtype, qclass), False, UDP_MIN, False)
+        return Query(qid, flags, ans.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2])
     try:
         record = DNSRecord.parse(data)
     except Exception as exc:  # noqa: BLE001 - dnslib raises several kinds on junk
@@ -89,7 +92,7 @@ def parse_query(data: bytes) -> Query:
         size = max(UDP_MIN, opts[0].rclass)
         do = bool(opts[0].ttl & 0x8000)
         options = tuple((o.code, bytes(o.data)) for o in opts[0].rdata if hasattr(o, "code"))
-    return Query(record, ans.Question(name, q.qtype, q.qclass), edns, size, do, options)
+    return Query(record.header.id, flags, ans.Question(name, q.qtype, q.qclass), edns, size, do, options)
 
 
 def _name(label: DNSLabel) -> str:
@@ -102,61 +105,30 @@ def _name(label: DNSLabel) -> str:
     return ".".join(parts) + "."
 
 
-def _rdata(rr: RR):
-    t, d = rr.type, rr.data
-    if t == ans.A:
-        return DA(d)
-    if t == ans.AAAA:
-        return AAAA(d)
-    if t == ans.CNAME:
-        return CNAME(d)
-    if t == ans.NS:
-        return NS(d)
-    if t == ans.PTR:
-        return PTR(d)
-    if t == ans.MX:
-        return MX(d[1], d[0])
-    if t == ans.SRV:
-        return SRV(d[0], d[1], d[2], d[3])
-    if t == ans.TXT:
-        return TXT([s.encode() if isinstance(s, str) else s for s in d])
-    if t == ans.SOA:
-        return SOA(d[0], d[1], d[2:])
-    raise ValueError(f"cannot encode type {t}")
-
-
-def _drr(rr: RR) -> DRR:
-    return DRR(rr.name, rr.type, rr.cls, rr.ttl, _rdata(rr))
-
-
 def build(query: Query, reply: Reply, *, tcp: bool, ra: bool = True) -> bytes:
-    """The reply packet, fitted to the client's limit."""
-    hq = query.record.header
-    header = DNSHeader(id=hq.id, qr=1, aa=int(reply.aa), rd=hq.rd, ra=int(ra), rcode=reply.rcode)
+    """The reply packet, fitted to the client's limit: the additional
+    section goes first, then answers are halved until it fits, with TC set."""
     q = query.question
-    msg = DNSRecord(header, q=DNSQuestion(q.name, q.type, q.cls))
-    msg.rr = [_drr(rr) for rr in reply.answer]
-    msg.auth = [_drr(rr) for rr in reply.authority]
-    extra = [_drr(rr) for rr in reply.additional]
-    opt = [EDNS0(udp_len=OUR_UDP_SIZE, flags="do" if query.do else "")] if query.edns else []
-    msg.ar = extra + opt
-    data = msg.pack()
+    flags = 0x8000 | (query.flags & 0x0110) | (0x0400 if reply.aa else 0) | (0x0080 if ra else 0) | \
+        (reply.rcode & 0xF)  # QR, RD and CD echoed, AA, RA, RCODE
+    opt = (OUR_UDP_SIZE, query.do) if query.edns else None
+    answer, authority, additional = reply.answer, reply.authority, reply.additional
+    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, additional, opt)
     limit = TCP_MAX if tcp else query.udp_size
     if len(data) <= limit:
-        return bytes(data)
-    msg.ar = opt
-    data = msg.pack()
+        return data
+    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt)
     if len(data) <= limit:
-        return bytes(data)
-    header.tc = 1
-    keep = len(msg.rr)
-    while len(data) > limit and (msg.rr or msg.auth):
+        return data
+    flags |= 0x0200
+    keep = len(answer)
+    while len(data) > limit and (answer or authority):
         keep = keep // 2 if keep > 1 else 0
-        msg.rr = msg.rr[:keep]
+        answer = answer[:keep]
         if keep == 0:
-            msg.auth = []
-        data = msg.pack()
-    return bytes(data)
+            authority = []
+        data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt)
+    return data
 
 
 def from_packet(data: bytes) -> tuple[int, list[RR]]:

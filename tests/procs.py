@@ -147,6 +147,8 @@ class Skydns(Process):
         self.http_port = free_port()
         flags = [f"-machines={etcd_url}", "-addr", f"127.0.0.1:{self.port}",
                  f"-health-addr=127.0.0.1:{self.http_port}", *args]
+        if not any(a.lstrip("-").startswith("workers") for a in args):
+            flags.append("-workers=1")  # one process, so per-process caches and counters are exact
         if not any(a.lstrip("-").startswith("nameservers") for a in args):
             # never forward anywhere but loopback: a closed local port fails fast
             flags.append(f"-nameservers=127.0.0.1:{free_port()}")

@@ -204,3 +204,26 @@ def test_lease_shortens_ttl(etcd, sky):
     assert 30 <= ttl <= 40
     other = ask(sky.port, "web.default.svc.cluster.local.", "A").answer[0].ttl
     assert other == 3600
+
+
+def test_workers_share_the_port_and_report_to_the_parent(etcd, sky):
+    import os
+    import re
+    srv = Skydns(etcd.url, "-domain=cluster.local.", f"--path-prefix={PREFIX}", "-workers=2")
+    try:
+        deadline = time.monotonic() + 10
+        while "worker serving" not in srv.output():
+            assert time.monotonic() < deadline, srv.output()
+            time.sleep(0.1)
+        (child,) = [int(p) for p in re.findall(r"worker 1 started \(pid (\d+)\)", srv.output())]
+        for _ in range(200):  # new source ports each time: the kernel spreads them over both processes
+            assert addresses(srv.port, "web.default.svc.cluster.local.") == ("NOERROR", ["10.0.0.1"])
+        time.sleep(1.5)
+        total = sum(float(line.split()[-1]) for line in srv.http("/metrics")[1].splitlines()
+                    if line.startswith("skydns_skydns_dns_request_count_total"))
+        assert total >= 200
+    finally:
+        srv.stop()
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""skydns against dnsmasq on this machine, in one run, with dnsperf.
+
+Starts a real etcd, loads Kubernetes-shaped records (services with a named
+port, headless services with endpoints, pods) the way kube2sky writes them,
+starts skydns on it and dnsmasq (Debian) serving the same names from a hosts
+file, then drives each with dnsperf in turn and prints, per workload,
+questions/s, mean and p99 latency, lost questions and the ratio
+skydns / dnsmasq.  Everything listens on 127.0.0.1 and stops by PID.
+
+    make bench BENCH_ARGS="--seconds 10 --records 1000 --workers 1"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import aetcd  # noqa: E402
+
+from kube2sky import records  # noqa: E402
+from procs import Etcd, Skydns, free_port, stop  # noqa: E402
+
+DOMAIN = "cluster.local."
+
+
+def objects(n: int, headless: int, endpoints: int):
+    services, eps, pods = [], {}, []
+    for i in range(n):
+        ip = f"10.{100 + i // 65536}.{i // 256 % 256}.{i % 256}"
+        services.append({"metadata": {"name": f"svc{i}", "namespace": "default"},
+                         "spec": {"clusterIP": ip, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}})
+        pods.append({"metadata": {"name": f"pod{i}", "namespace": "default"},
+                     "status": {"podIP": f"10.{200 + i // 65536}.{i // 256 % 256}.{i % 256}"}})
+    for h in range(headless):
+        name = f"hl{h}"
+        services.append({"metadata": {"name": name, "namespace": "default"},
+                         "spec": {"clusterIP": "None", "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}})
+        eps[("default", name)] = {"metadata": {"name": name, "namespace": "default"}, "subsets": [{
+            "addresses": [{"ip": f"10.50.{h % 256}.{e}", "hostname": f"{name}-{e}"} for e in range(endpoints)],
+            "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]}
+    return services, eps, pods
+
+
+def load(etcd_url: str, tree: dict[str, str]) -> None:
+    async def go():
+        host, port = etcd_url.rsplit("//", 1)[1].split(":")
+        async with aetcd.Client(host, int(port), timeout=30) as c:
+            items = list(tree.items())
+            for i in range(0, len(items), 120):
+                ops = [c.transactions.put(k.encode(), v.encode()) for k, v in items[i:i + 120]]
+                await c.transaction(compare=[], success=ops, failure=[])
+    asyncio.run(go())
+
+
+def hosts_file(tree: dict[str, str], prefix: str, path: Path) -> None:
+    """The A records users ask for, as dnsmasq's hosts file."""
+    from skydns import msg
+    lines = set()
+    for key, value in tree.items():
+        s = msg.parse(value)
+        parts = key.split("/")
+        if not s.host or s.port or "_tcp" in parts or key.startswith(f"/{prefix}/arpa/"):
+            continue
+        name = msg.name_of("/".join(parts[:-1]), prefix)  # the hash or hostname leaf answers for its parent
+        lines.add(f"{s.host} {name.rstrip('.')}")
+    path.write_text("\n".join(sorted(lines)) + "\n")
+
+
+class Dnsmasq:
+    def __init__(self, hosts: Path) -> None:
+        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
+             f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
+             "--local-ttl=30", "--cache-size=10000", f"--local=/{DOMAIN.strip('.')}/", "--pid-file=",
+             "--user=root", "--group=root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+@dataclass
+class Result:
+    qps: float
+    mean_ms: float
+    p99_ms: float
+    lost: int
+    sent: int
+
+
+def dnsperf(port: int, queries: Path, seconds: float | None, clients: int) -> Result:
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-c", str(clients),
+           "-q", "100", "-t", "2", "-v"]
+    cmd += ["-l", str(seconds)] if seconds else ["-n", "1"]
+    latencies = []
+    stats = {}
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
+        for line in p.stdout:
+            if line.startswith("> "):
+                try:
+                    latencies.append(float(line.rsplit(None, 1)[1]))
+                except ValueError:
+                    pass
+            elif ":" in line:
+                k, _, v = line.strip().partition(":")
+                stats[k.strip()] = v.strip()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
+    mean = sum(latencies) / len(latencies) if latencies else float("nan")
+    return Result(float(stats.get("Queries per second", "0").split()[0]), mean * 1000, p99 * 1000,
+                  int(stats.get("Queries lost", "0").split()[0]), int(stats.get("Queries sent", "0").split()[0]))
+
+
+def version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).splitlines()[0].strip()
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=10, help="length of each timed run")
+    p.add_argument("--records", type=int, default=1000, help="services (and as many pods)")
+    p.add_argument("--workers", type=int, default=1, help="skydns processes (-workers)")
+    p.add_argument("--clients", type=int, default=8, help="dnsperf clients")
+    p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
+    a = p.parse_args()
+    for tool in ("dnsperf", "etcd"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed: run `make setup`")
+
+    from skydns import __version__
+    print(f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {platform.machine()}, "
+          f"{platform.system()} {platform.release()}")
+    print(f"python {platform.python_version()}, skydns-stack {__version__}, "
+          f"{version(['dnsmasq', '--version'])}, {version(['etcd', '--version'])}, "
+          f"{version(['sh', '-c', 'dnsperf -h 2>&1 | grep -i ^version'])}")
+    work = Path(tempfile.mkdtemp(prefix="skydns-bench-"))
+    opt = records.Options(domain=DOMAIN)
+    services, eps, pods = objects(a.records, 100, 10)
+    tree = {k: v for unit in records.desired(services, eps, pods, opt).values() for k, v in unit.items()}
+    etcd = Etcd("bench").start()
+    procs = []
+    try:
+        t = time.monotonic()
+        load(etcd.url, tree)
+        print(f"loaded {len(tree)} keys ({a.records} services, 100 headless x 10 endpoints, "
+              f"{a.records} pods) in {time.monotonic() - t:.1f}s; skydns -workers={a.workers}, "
+              f"dnsperf -c {a.clients} -q 100, {a.seconds:g}s per timed run")
+        hosts_file(tree, "skydns", work / "hosts")
+        sky = Skydns(etcd.url, f"-domain={DOMAIN}", f"-workers={a.workers}", "-round-robin=false")
+        procs.append(sky)
+        dm = Dnsmasq(work / "hosts")
+        procs.append(dm)
+        names = [f"svc{i}.default.svc.cluster.local" for i in range(min(a.records, 1000))]
+        search = [f"{n}.{s}" for n in names for s in ("default.svc.cluster.local", "svc.cluster.local",
+                                                       "cluster.local")]
+        files = {
+            "hot-a": [f"{n} A" for n in names],
+            "search-nx": [f"{n} A" for n in search],
+            "srv": [f"_http._tcp.hl{h}.default.svc.cluster.local SRV" for h in range(100)],
+            "cold": [f"x{i}.default.svc.cluster.local A" if i % 2 else
+                     f"10-{200 + i // 65536}-{i // 256 % 256}-{i % 256}.default.pod.cluster.local A"
+                     for i in range(a.cold)],
+        }
+        print(f"\n{'workload':<10} {'server':<8} {'q/s':>9} {'mean ms':>8} {'p99 ms':>8} {'lost':>6}  ratio")
+        for workload, lines in files.items():
+            path = work / f"{workload}.txt"
+            path.write_text("\n".join(lines) + "\n")
+            seconds = None if workload == "cold" else a.seconds
+            results = {"skydns": dnsperf(sky.port, path, seconds, a.clients)}
+            if workload != "srv":
+                results["dnsmasq"] = dnsperf(dm.port, path, seconds, a.clients)
+            for server, r in results.items():
+                ratio = ""
+                if server == "skydns" and "dnsmasq" in results and results["dnsmasq"].qps:
+                    ratio = f"{r.qps / results['dnsmasq'].qps:.2f}x dnsmasq"
+                elif server == "skydns":
+                    ratio = "(no peer: dnsmasq has no SRV data)"
+                print(f"{workload:<10} {server:<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} "
+                      f"{r.lost:>6}  {ratio}", flush=True)
+    finally:
+        for proc in procs:
+            proc.stop()
+        etcd.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Whole reply packets kept per question, reused with the ID patched.
+
+Most questions a cluster asks are the same few names again and again.  The
+first answer is built by the pure answer logic; its packet (without the
+2-byte ID) is kept under the question packet's bytes (also without the ID:
+flags, question, EDNS and its buffer size are part of the key, so the same
+bytes always deserve the same reply).  An entry is dropped exactly when the
+store changes under a name it read: each entry keeps the (trie node,
+version) pairs its answer depended on, and a node's version moves whenever
+a key at or below it changes.  A changed configuration or a relist drops
+everything; answers with an SOA (NXDOMAIN, NODATA) expire with the hourly
+serial; answers whose TTLs count down (etcd leases) are never kept.  With
+round-robin on, a few rotations of the answer are kept and served in turn.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+from .config import Config
+from .store import Store
+
+
+class Entry:
+    __slots__ = ("tails", "turn", "deps", "generation", "epoch", "config", "expires")
+
+    def __init__(self, tails, deps, generation, epoch, config, expires) -> None:
+        self.tails = tails
+        self.turn = 0
+        self.deps = deps
+        self.generation = generation
+        self.epoch = epoch
+        self.config = config
+        self.expires = expires
+
+
+class PacketCache:
+    def __init__(self, capacity: int = 200_000, clock: Callable[[], float] = time.time) -> None:
+        self.capacity = capacity
+        self.clock = clock
+        self.tables: tuple[dict[bytes, Entry], dict[bytes, Entry]] = ({}, {})  # udp, tcp
+
+    def __len__(self) -> int:
+        return len(self.tables[0]) + len(self.tables[1])
+
+    def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
+        table = self.tables[tcp]
+        key = data[2:]
+        entry = table.get(key)
+        if entry is None:
+            return None
+        if entry.generation != store.generation or entry.config is not config or entry.expires:
+            if (entry.epoch != store.epoch or entry.config is not config
+                    or (entry.expires and self.clock() >= entry.expires)
+                    or any(node.version != version for node, version in entry.deps)):
+                del table[key]
+                return None
+            entry.generation = store.generation  # still true after the changes since
+        tails = entry.tails
+        if len(tails) == 1:
+            return data[:2] + tails[0]
+        entry.turn += 1
+        return data[:2] + tails[entry.turn % len(tails)]
+
+    def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
+            has_soa: bool) -> None:
+        table = self.tables[tcp]
+        if len(table) >= self.capacity:
+            del table[next(iter(table))]
+        expires = (math.floor(self.clock() / 3600) + 1) * 3600 if has_soa else 0
+        table[data[2:]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)

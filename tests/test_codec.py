@@ -1,0 +1,68 @@
+"""The fast codec against dnspython, an independent implementation."""
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.rdatatype
+import pytest
+from hypothesis import given, strategies as st
+
+from skydns import answer as ans, codec, wire
+from dnsq import records
+
+RRS = [
+    ans.RR("Web.Example.", ans.A, 30, "10.0.0.1"),
+    ans.RR("web.example.", ans.AAAA, 30, "fd00::1"),
+    ans.RR("alias.example.", ans.CNAME, 60, "web.example."),
+    ans.RR("example.", ans.NS, 60, "ns1.example."),
+    ans.RR("1.0.0.10.in-addr.arpa.", ans.PTR, 60, "web.example."),
+    ans.RR("example.", ans.MX, 60, (10, "mail.example.")),
+    ans.RR("_http._tcp.web.example.", ans.SRV, 60, (10, 50, 80, "web.example.")),
+    ans.RR("t.example.", ans.TXT, 60, ("hello", "x" * 255)),
+    ans.RR("example.", ans.SOA, 60, ("ns.dns.example.", "hostmaster.example.", 1800000000, 28800, 7200, 604800, 60)),
+    ans.RR("version.bind.", ans.TXT, 0, ("skydns",), ans.CH),
+]
+
+
+@pytest.mark.parametrize("edns", [None, (1232, True), (4096, False)])
+def test_encode_is_read_back_by_dnspython(edns):
+    data = codec.encode(0x1234, 0x8580, "Web.Example.", ans.A, 1, RRS[:3], RRS[8:9], RRS[3:8] + RRS[9:], edns)
+    m = dns.message.from_wire(data)
+    assert m.id == 0x1234 and m.flags & dns.flags.AA and m.flags & dns.flags.RD
+    assert m.question[0].name.to_text() == "Web.Example."
+    got = records(m.answer) + records(m.authority) + records(m.additional)
+    assert [(r["name"].lower(), r["type"], r["ttl"]) for r in got] == \
+        [(rr.name.lower(), dns.rdatatype.to_text(rr.type), rr.ttl) for rr in RRS[:3] + RRS[8:9] + RRS[3:8] + RRS[9:]]
+    assert got[0]["name"] == "Web.Example." and got[1]["address"] == "fd00::1"
+    txt = [r for r in got if r["type"] == "TXT"][0]
+    assert txt["txt"] == ["hello", "x" * 255]
+    if edns:
+        assert m.edns == 0 and m.payload == edns[0] and bool(m.ednsflags & dns.flags.DO) == edns[1]
+    else:
+        assert m.edns == -1
+
+
+NAME = st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), min_size=1, max_size=6).map(lambda l: ".".join(l) + ".")
+
+
+@given(NAME, st.sampled_from(["A", "AAAA", "SRV", "TXT", "MX", "PTR"]), st.booleans(), st.booleans(),
+       st.integers(512, 65535))
+def test_parse_question_agrees_with_dnspython(name, qtype, use_edns, do, size):
+    if use_edns:
+        q = dns.message.make_query(name, qtype, use_edns=0, want_dnssec=do, payload=size,
+                                   options=[dns.edns.GenericOption(65011, b"\x01")])
+    else:
+        q = dns.message.make_query(name, qtype)
+    parsed = wire.parse_query(q.to_wire())
+    assert parsed.id == q.id and parsed.question == ans.Question(name, dns.rdatatype.from_text(qtype), 1)
+    assert parsed.edns is use_edns
+    if use_edns:
+        assert parsed.udp_size == size and parsed.do is do and parsed.options == ((65011, b"\x01"),)
+
+
+def test_unusual_questions_fall_back_to_dnslib():
+    q = dns.message.make_query("a.example.", "A")
+    data = bytearray(q.to_wire())
+    # the same question, its name given as a compression pointer to itself is junk; a pointer elsewhere is odd
+    assert codec.parse_question(bytes(data) + b"\x00") is None
+    assert wire.parse_query(bytes(data)).question.name == "a.example."
