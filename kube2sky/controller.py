@@ -99,8 +99,8 @@ class Controller:
         else:
             units, self.dirty = self.dirty, set()
             changes = plan(self.want(units), self.have, units)
+        await self.writer.apply(changes)
         for change in changes:
-            await self.writer.apply(change)
             unit = dict(self.have.get(change.unit, {}))
             for k in change.deletes:
                 unit.pop(k, None)

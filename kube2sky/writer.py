@@ -26,6 +26,9 @@ from .records import Options, Unit
 
 log = logging.getLogger(__name__)
 
+#: operations per transaction (etcd's --max-txn-ops is 128 by default)
+MAX_OPS = 120
+
 
 class NotLeader(Exception):
     """The leader key no longer holds this replica's identity."""
@@ -87,10 +90,39 @@ class Writer:
                 have.setdefault(unit, {})[key] = kv.value
         return have
 
-    async def apply(self, change: Change) -> None:
+    async def apply(self, changes: list[Change]) -> None:
+        """Write changes, packing several units into one transaction but never
+        splitting a unit across two unless it alone exceeds etcd's limit on
+        operations per transaction; such a unit is written puts first, then
+        deletes, so its names never go missing in between."""
+        batch: list[Change] = []
+        ops = 0
+        for change in changes:
+            n = len(change.puts) + len(change.deletes)
+            if batch and ops + n > MAX_OPS:
+                await self._commit(batch)
+                batch, ops = [], 0
+            batch.append(change)
+            ops += n
+        if batch:
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[Change]) -> None:
+        puts = [(k, v) for c in batch for k, v in c.puts.items()]
+        deletes = [k for c in batch for k in c.deletes]
+        steps = [(puts, deletes)] if len(puts) + len(deletes) <= MAX_OPS else \
+            [(puts[i:i + MAX_OPS], []) for i in range(0, len(puts), MAX_OPS)] + \
+            [([], deletes[i:i + MAX_OPS]) for i in range(0, len(deletes), MAX_OPS)]
+        for step_puts, step_deletes in steps:
+            await self._txn(step_puts, step_deletes, "/".join(batch[0].unit) + (f" and {len(batch) - 1} more"
+                                                                                 if len(batch) > 1 else ""))
+        for c in batch:
+            log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
+
+    async def _txn(self, puts: list[tuple[str, str]], deletes: list[str], what: str) -> None:
         async def txn(c: aetcd.Client):
-            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in change.puts.items()]
-            ops += [c.transactions.delete(k.encode()) for k in change.deletes]
+            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in puts]
+            ops += [c.transactions.delete(k.encode()) for k in deletes]
             compare = []
             if self.guard is not None:
                 key, ident = self.guard
@@ -98,10 +130,8 @@ class Writer:
             ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
             return ok
 
-        ok = await self._retry(f"writing {'/'.join(change.unit)}", txn)
-        if not ok:
+        if not await self._retry(f"writing {what}", txn):
             raise NotLeader("leader key changed hands")
-        log.info("%s: %d put, %d deleted", "/".join(change.unit), len(change.puts), len(change.deletes))
 
     async def close(self) -> None:
         if self.client is not None:

@@ -221,3 +221,23 @@ def test_stopping_leader_hands_over_at_once(etcd, api, clean):
         assert time.monotonic() - stopped < 3
     finally:
         second.stop()
+
+
+def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clean):
+    """100 endpoints x (A + SRV + PTR) is 300 keys, over etcd's 128 operations per transaction."""
+    addresses = [{"ip": f"10.7.0.{i}", "hostname": f"w-{i}"} for i in range(100)]
+    api.put("services", service("big", "None", [{"name": "http", "protocol": "TCP", "port": 80}]))
+    api.put("endpoints", endpoints("big", [{"addresses": addresses,
+                                            "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
+    for i in range(30):
+        api.put("services", service(f"s{i}", f"10.8.0.{i}"))
+    k = start(api, etcd)
+    try:
+        wait_until(lambda: len(keys(etcd.url)) == 200 + 30, what="all written")
+        addresses[0] = {"ip": "10.7.1.0", "hostname": "w-0"}
+        api.put("endpoints", endpoints("big", [{"addresses": addresses,
+                                                "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
+        wait_until(lambda: keys(etcd.url)[f"{D}/svc/default/big/w-0"] == value("10.7.1.0").encode(), what="update")
+        assert len(keys(etcd.url)) == 230
+    finally:
+        k.stop()
