@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import aetcd  # noqa: E402
 
@@ -142,6 +143,8 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=1, help="skydns processes (-workers)")
     p.add_argument("--clients", type=int, default=8, help="dnsperf clients")
     p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
+    p.add_argument("--scale-keys", type=int, default=200_000,
+                   help="keys for the sync/ready/memory/propagation figures (0: skip)")
     a = p.parse_args()
     for tool in ("dnsperf", "etcd"):
         if not shutil.which(tool):
@@ -201,7 +204,16 @@ def main() -> int:
         for proc in procs:
             proc.stop()
         etcd.cleanup()
-        shutil.rmtree(work, ignore_errors=True)
+    if a.scale_keys:
+        from scale import scale
+        big = Etcd("scale").start()
+        try:
+            print(f"\nscale: a cluster of about {a.scale_keys} keys, read by kube2sky from a file")
+            for name, value in scale(big.url, work, a.scale_keys).items():
+                print(f"  {name:<24} {value:,.1f}")
+        finally:
+            big.cleanup()
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

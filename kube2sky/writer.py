@@ -10,6 +10,7 @@ been failing for longer than ``--etcd-mutation-timeout``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Callable
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 #: operations per transaction (etcd's --max-txn-ops is 128 by default)
 MAX_OPS = 120
+#: transactions sent together during a large reconcile
+IN_FLIGHT = 8
 
 
 class NotLeader(Exception):
@@ -95,17 +98,18 @@ class Writer:
         splitting a unit across two unless it alone exceeds etcd's limit on
         operations per transaction; such a unit is written puts first, then
         deletes, so its names never go missing in between."""
-        batch: list[Change] = []
+        batches: list[list[Change]] = [[]]
         ops = 0
         for change in changes:
             n = len(change.puts) + len(change.deletes)
-            if batch and ops + n > MAX_OPS:
-                await self._commit(batch)
-                batch, ops = [], 0
-            batch.append(change)
+            if batches[-1] and ops + n > MAX_OPS:
+                batches.append([])
+                ops = 0
+            batches[-1].append(change)
             ops += n
-        if batch:
-            await self._commit(batch)
+        # different units never share a key, so their transactions may be in flight together
+        for i in range(0, len(batches), IN_FLIGHT):
+            await asyncio.gather(*(self._commit(b) for b in batches[i:i + IN_FLIGHT] if b))
 
     async def _commit(self, batch: list[Change]) -> None:
         puts = [(k, v) for c in batch for k, v in c.puts.items()]

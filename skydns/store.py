@@ -14,9 +14,13 @@ caches built on top can tell when to drop what they hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from types import MappingProxyType
+from typing import Iterable, Iterator, Mapping
 
 from . import msg
+
+
+_NO_CHILDREN: Mapping = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,7 @@ class Node:
     __slots__ = ("children", "leaf", "version")
 
     def __init__(self) -> None:
-        self.children: dict[str, Node] = {}
+        self.children: Mapping[str, Node] = _NO_CHILDREN  # a dict once it has any (saves memory)
         self.leaf: Leaf | None = None
         self.version = 0
 
@@ -126,7 +130,12 @@ class Store:
         node = self.root
         path = [node]
         for label in parts:
-            node = node.children.setdefault(label, Node())
+            child = node.children.get(label)
+            if child is None:
+                if node.children is _NO_CHILDREN:
+                    node.children = {}
+                child = node.children[label] = Node()
+            node = child
             path.append(node)
         node.leaf = Leaf(key, service, len(parts), expires)
         _touch(path)

@@ -13,7 +13,7 @@ def _port(url: str) -> int:
 
 def run(url: str, fn):
     async def go():
-        async with aetcd.Client("127.0.0.1", _port(url)) as c:
+        async with aetcd.Client("127.0.0.1", _port(url), options={"grpc.max_receive_message_length": 256 << 20}) as c:
             return await fn(c)
     return asyncio.run(go())
 

@@ -1,0 +1,89 @@
+"""Scale and propagation figures for bench/run.py.
+
+* propagation: a key written to etcd, then the time until skydns answers it
+  (p50/p99 over many writes);
+* kube2sky's first full sync of a cluster of ~200,000 keys (read from a
+  file, the same code path as the API watch after its listing);
+* skydns start to ready over those keys, and its resident memory.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from pathlib import Path
+
+import etcdkv
+from procs import Kube2sky, Skydns, wait_http
+
+
+def _ask(port: int, name: str) -> int:
+    """rcode of an A question, over a raw socket (fast polling)."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+    packet = struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0) + qname + b"\0\1\0\1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1)
+        s.sendto(packet, ("127.0.0.1", port))
+        data, _ = s.recvfrom(4096)
+    return data[3] & 0xF
+
+
+def propagation(etcd_url: str, sky_port: int, samples: int = 200) -> tuple[float, float]:
+    times = []
+    for i in range(samples):
+        name = f"p{i}.prop.cluster.local."
+        etcdkv.put(etcd_url, {f"/skydns/local/cluster/prop/p{i}": '{"host":"10.99.0.1"}'})
+        start = time.monotonic()
+        while _ask(sky_port, name) != 0:
+            if time.monotonic() - start > 5:
+                break
+        times.append(time.monotonic() - start)
+    times.sort()
+    return times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+
+
+def cluster_file(path: Path, services: int) -> int:
+    items = []
+    for i in range(services):
+        ip = f"10.{64 + i // 65536}.{i // 256 % 256}.{i % 256}"
+        items.append({"kind": "Service", "metadata": {"name": f"s{i}", "namespace": f"ns{i % 50}"},
+                      "spec": {"clusterIP": ip, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}})
+        items.append({"kind": "Pod", "metadata": {"name": f"p{i}", "namespace": f"ns{i % 50}"},
+                      "status": {"podIP": f"10.{128 + i // 65536}.{i // 256 % 256}.{i % 256}"}})
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    return services * 4 + 1  # A, SRV, PTR per service, one key per pod, dns-version
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def scale(etcd_url: str, work: Path, keys: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    path = work / "cluster.json"
+    expected = cluster_file(path, keys // 4)
+    start = time.monotonic()
+    k2s = Kube2sky("", etcd_url, f"--from-file={path}")
+    try:
+        wait_http(f"http://127.0.0.1:{k2s.http_port}/readiness", 600, k2s.proc)
+        out["kube2sky first sync s"] = time.monotonic() - start
+    finally:
+        k2s.stop()
+    out["keys"] = float(len(etcdkv.dump(etcd_url, "/skydns/")))
+    out["keys expected"] = float(expected)
+    start = time.monotonic()
+    sky = Skydns(etcd_url, "-domain=cluster.local.", "-workers=1", wait_ready=False)
+    try:
+        sky.wait_ready(120)
+        out["skydns ready s"] = time.monotonic() - start
+        out["skydns RSS MB"] = rss_mb(sky.proc.pid)
+        p50, p99 = propagation(etcd_url, sky.port)
+        out["propagation p50 ms"], out["propagation p99 ms"] = p50, p99
+    finally:
+        sky.stop()
+    return out
