@@ -16,7 +16,7 @@ from tenacity import Retrying, retry_if_exception_type
 from skydns.retry import backoff
 
 from skydns import goflags
-from skydns.etcd import Endpoints
+from skydns.etcd import Endpoints, Tls
 from skydns.health import serve as serve_health
 
 from . import filesource, kube
@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--healthz-port", type=int, default=8081, help="port serving /healthz and /readiness")
     p.add_argument("--healthz-bind-address", default="0.0.0.0", help="address of the health port")
     p.add_argument("--path-prefix", default="skydns", help="etcd key prefix")
+    p.add_argument("--etcd-cafile", default="", help="CA certificate of etcd (TLS)")
+    p.add_argument("--etcd-certfile", default="", help="client certificate for etcd")
+    p.add_argument("--etcd-keyfile", default="", help="client key for etcd")
     goflags.add_bool(p, "--legacy-names", False, "also write <svc>.<ns>.<domain> (kube2sky <= 1.11)")
     goflags.add_bool(p, "--ptr", True, "write PTR records for ClusterIPs and named endpoints")
     p.add_argument("--leader-key", default="", help="etcd key for leader election (default /kube2sky/leader/<prefix>)")
@@ -80,7 +83,8 @@ async def run(a: argparse.Namespace) -> None:
     domain = a.domain.lower().rstrip(".") + "."
     opt = Options(domain=domain, prefix=a.path_prefix.strip("/") or "skydns", legacy_names=a.legacy_names,
                   ptr=a.ptr)
-    endpoints = Endpoints([u.strip() for u in a.etcd_server.split(",") if u.strip()])
+    endpoints = Endpoints([u.strip() for u in a.etcd_server.split(",") if u.strip()],
+                          Tls(a.etcd_cafile, a.etcd_certfile, a.etcd_keyfile))
     api = None if a.from_file else kube.api_client(a.kube_master_url, a.kubecfg_file)
     etcd_ok = {"ok": True}
     writer = Writer(endpoints, opt, a.etcd_mutation_timeout, on_health=lambda ok: etcd_ok.update(ok=ok))

@@ -11,7 +11,7 @@ import sys
 
 from . import config as config_mod
 from .config import Config, split_hostport
-from .etcd import Endpoints
+from .etcd import Endpoints, Tls
 from .forward import Forwarder
 from .handler import Handler, State
 from .health import serve as serve_health
@@ -44,7 +44,7 @@ async def initial_config(cfg: Config, endpoints: Endpoints, wait: float = 3.0) -
 
 
 async def run(flags: Config, argv: list[str] | None = None) -> None:
-    endpoints = Endpoints(flags.machines)
+    endpoints = Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)
     state = State(store, cfg)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         flags = config_mod.from_args(argv)
-        Endpoints(flags.machines)
+        Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
         split_hostport(flags.dns_addr)
     except ValueError as exc:
         print(f"skydns: {exc}", file=sys.stderr)

@@ -9,9 +9,14 @@ so a member that hangs, rather than closes its connections, is noticed.
 from __future__ import annotations
 
 import itertools
+import os
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import aetcd
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # before grpc is imported: no info lines in our logs
+
+import aetcd  # noqa: E402
+import grpc  # noqa: E402
 
 KEEPALIVE = {
     "grpc.keepalive_time_ms": 5000,
@@ -22,24 +27,72 @@ KEEPALIVE = {
 }
 
 
-def parse_endpoint(url: str) -> tuple[str, int]:
-    """``http://127.0.0.1:2379`` or ``127.0.0.1:2379`` -> (host, port)."""
+def parse_endpoint(url: str) -> tuple[str, int, bool]:
+    """``http://127.0.0.1:2379``, ``https://…`` or ``127.0.0.1:2379`` ->
+    (host, port, whether the URL asks for TLS)."""
     parts = urlsplit(url if "//" in url else "//" + url)
-    if parts.scheme == "https":
-        raise ValueError(f"{url}: TLS to etcd is not supported yet; use http:// on a trusted network")
+    if parts.scheme not in ("", "http", "https"):
+        raise ValueError(f"{url}: not an http:// or https:// etcd endpoint")
     if not parts.hostname:
         raise ValueError(f"{url}: not an etcd endpoint")
-    return parts.hostname, parts.port or 2379
+    return parts.hostname, parts.port or 2379, parts.scheme == "https"
+
+
+@dataclass(frozen=True)
+class Tls:
+    """File names of the CA certificate and of the client certificate and key
+    (``-ca-cert``, ``-tls-pem``, ``-tls-key``); any may be empty."""
+
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.ca or self.cert or self.key)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if bool(self.cert) != bool(self.key):
+            raise ValueError("a client certificate needs its key and the key its certificate (-tls-pem, -tls-key)")
+
+        def read(path: str) -> bytes | None:
+            if not path:
+                return None
+            try:
+                with open(path, "rb") as f:
+                    return f.read()
+            except OSError as exc:
+                raise ValueError(f"cannot read {path}: {exc.strerror}") from None
+        return grpc.ssl_channel_credentials(read(self.ca), read(self.key), read(self.cert))
+
+
+class _TlsClient(aetcd.Client):
+    """aetcd opens plain channels only; this one opens a TLS channel."""
+
+    def __init__(self, *args, credentials: grpc.ChannelCredentials, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._credentials = credentials
+
+    async def connect(self) -> None:
+        plain = aetcd.rpc.insecure_channel
+        aetcd.rpc.insecure_channel = lambda target, options=None: grpc.aio.secure_channel(
+            target, self._credentials, options)
+        try:
+            await super().connect()
+        finally:
+            aetcd.rpc.insecure_channel = plain
 
 
 class Endpoints:
-    """A round-robin over the configured endpoints."""
+    """A round-robin over the configured endpoints.  TLS is used when an
+    endpoint says https:// or certificates are given."""
 
-    def __init__(self, urls: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, urls: list[str] | tuple[str, ...], tls: Tls | None = None) -> None:
         if not urls:
             raise ValueError("no etcd endpoints given")
         self.urls = list(urls)
         self.addrs = [parse_endpoint(u) for u in self.urls]
+        self.tls = tls or Tls()
+        self._credentials = self.tls.credentials() if (self.tls or any(a[2] for a in self.addrs)) else None
         self._cycle = itertools.cycle(range(len(self.addrs)))
         self.current = next(self._cycle)
 
@@ -47,7 +100,9 @@ class Endpoints:
         self.current = next(self._cycle)
 
     def client(self, timeout: float | None = 5) -> aetcd.Client:
-        host, port = self.addrs[self.current]
+        host, port, _ = self.addrs[self.current]
+        if self._credentials is not None:
+            return _TlsClient(host, port, timeout=timeout, options=KEEPALIVE, credentials=self._credentials)
         return aetcd.Client(host, port, timeout=timeout, options=KEEPALIVE)
 
     def __str__(self) -> str:

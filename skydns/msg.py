@@ -53,7 +53,7 @@ def parse(raw: bytes | str) -> Service:
     try:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise RecordError(f"value is not JSON: {exc}") from None
+        raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
     kw = {}
@@ -68,18 +68,24 @@ def parse(raw: bytes | str) -> Service:
 def _check(name: str, v: object) -> object:
     if name in _INT_RANGES:
         if isinstance(v, bool) or not isinstance(v, int):
-            raise RecordError(f"field {name!r} must be an integer, got {json.dumps(v)}")
+            raise RecordError(f"field {name!r} must be an integer, not {_kind(v)}")
         lo, hi = _INT_RANGES[name]
         if not lo <= v <= hi:
-            raise RecordError(f"field {name!r} must be in {lo}..{hi}, got {v}")
+            raise RecordError(f"field {name!r} must be in {lo}..{hi}")
         return v
     if name == "mail":
         if not isinstance(v, bool):
-            raise RecordError(f"field 'mail' must be true or false, got {json.dumps(v)}")
+            raise RecordError(f"field 'mail' must be true or false, not {_kind(v)}")
         return v
     if not isinstance(v, str):
-        raise RecordError(f"field {name!r} must be a string, got {json.dumps(v)}")
+        raise RecordError(f"field {name!r} must be a string, not {_kind(v)}")
     return v
+
+
+def _kind(v: object) -> str:
+    # error messages name the JSON type, never the value: they end up in logs
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)
 
 
 def _go_string(s: str) -> str:

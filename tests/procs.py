@@ -56,6 +56,20 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, wa
     raise TimeoutError(f"{url} did not answer {want} within {timeout}s (last: {last})")
 
 
+def wait_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            time.sleep(0.5)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open within {timeout}s")
+
+
 def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
     if proc.poll() is None:
         os.kill(proc.pid, signal.SIGTERM)
@@ -69,7 +83,8 @@ def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
 class Etcd:
     """One etcd member on free loopback ports with a throw-away data dir."""
 
-    def __init__(self, name: str = "test") -> None:
+    def __init__(self, name: str = "test", tls: dict | None = None) -> None:
+        self.tls = tls
         binary = shutil.which("etcd")
         if binary is None:
             raise RuntimeError("etcd is not installed: run `make setup` (Debian package etcd-server)")
@@ -82,7 +97,7 @@ class Etcd:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
 
     def start(self, timeout: float = 20) -> "Etcd":
         peer = f"http://127.0.0.1:{self.peer_port}"
@@ -93,10 +108,16 @@ class Etcd:
             "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
             "--log-level", "warn", "--enable-v2=true",
         ]
+        if self.tls:
+            cmd += ["--cert-file", self.tls["server_cert"], "--key-file", self.tls["server_key"],
+                    "--trusted-ca-file", self.tls["ca"], "--client-cert-auth"]
         self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        wait_http(self.url + "/health", timeout, self.proc)
+        if self.tls:
+            wait_port(self.client_port, timeout, self.proc)
+        else:
+            wait_http(self.url + "/health", timeout, self.proc)
         return self
 
     def stop(self) -> None:

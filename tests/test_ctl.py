@@ -59,7 +59,8 @@ def test_add_writes_a_validated_record(etcd, tree, args, key, value):
     (["rm", "nothere.cluster.local"], "no records under"),
     (["hosts", "import", "/nonexistent/hosts"], "No such file"),
     (["migrate", "layout", "--to", "sideways"], "invalid choice"),
-    (["--tls-key=k.pem", "ls"], "TLS to etcd is not supported yet"),
+    (["--tls-key=k.pem", "ls"], "needs its key and the key its certificate"),
+    (["--ca-cert=/nonexistent.pem", "ls"], "cannot read /nonexistent.pem"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(etcd, tree, args, needle):
     r = ctl(etcd, *args)

@@ -8,12 +8,16 @@ written when validation fails.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import os
-import sys
 
-import aetcd
+# gRPC's C core writes its own lines to stderr; a command-line tool says one
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import sys  # noqa: E402
+
+import aetcd  # noqa: E402
 
 from .. import goflags
 from . import commands
@@ -89,8 +93,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(goflags.normalise(argv))
     try:
-        if args.tls_key or args.tls_pem or args.ca_cert:
-            raise CtlError("TLS to etcd is not supported yet")
         return asyncio.run(commands.run(args))
     except (CtlError, ValueError) as exc:
         print(f"skydnsctl: {exc}", file=sys.stderr)

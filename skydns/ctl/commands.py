@@ -18,7 +18,7 @@ from kube2sky.records import Options as K2SOptions, unit_of
 
 from .. import config as config_mod, msg
 from . import diff as diff_mod, export, records, v2
-from .store import Etcd
+from .store import Etcd, from_args
 
 MANIFESTS = "/skydnsctl/hosts/"
 
@@ -26,7 +26,7 @@ MANIFESTS = "/skydnsctl/hosts/"
 async def run(args) -> int:
     if args.cmd == "diff":
         return await diff_mod.run(args)
-    async with Etcd(args.machines.split(","), args.path_prefix) as etcd:
+    async with from_args(args) as etcd:
         cfg = await _config(etcd, args)
         handler = {
             "ls": ls, "add": add, "rm": rm, "hosts": hosts, "migrate": migrate, "export": export_,

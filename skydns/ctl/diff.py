@@ -20,7 +20,7 @@ import dns.rdatatype
 
 from ..config import split_hostport
 from . import records
-from .store import Etcd
+from .store import Etcd, from_args
 
 
 def ask(server: str, name: str, qtype: str, timeout: float = 3.0):
@@ -57,7 +57,7 @@ async def questions(args) -> list[tuple[str, str]]:
                     raise ValueError(f"{args.names_file} line {n}: expected 'name [TYPE]'")
                 out.append((parts[0], parts[1].upper() if len(parts) == 2 else "A"))
         return out
-    async with Etcd(args.machines.split(","), args.path_prefix) as etcd:
+    async with from_args(args) as etcd:
         rows, _ = records.rows(await etcd.tree(), etcd.prefix)
     qs = set()
     for r in rows:

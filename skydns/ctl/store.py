@@ -12,14 +12,19 @@ from typing import Iterable
 
 import aetcd
 
-from ..etcd import Endpoints
+from ..etcd import Endpoints, Tls
 
 BATCH = 100
 
 
+def from_args(args) -> "Etcd":
+    """The etcd of skydnsctl's connection flags."""
+    return Etcd(args.machines.split(","), args.path_prefix, Tls(args.ca_cert, args.tls_pem, args.tls_key))
+
+
 class Etcd:
-    def __init__(self, machines: Iterable[str], prefix: str) -> None:
-        self.endpoints = Endpoints(list(machines))
+    def __init__(self, machines: Iterable[str], prefix: str, tls: Tls | None = None) -> None:
+        self.endpoints = Endpoints(list(machines), tls)
         self.prefix = prefix.strip("/")
         self.client: aetcd.Client | None = None
 
