@@ -4,6 +4,7 @@ listeners and the health endpoint, wired together and run until a signal."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -78,7 +79,10 @@ async def run(flags: Config, argv: list[str] | None = None) -> None:
     if flags.worker:
         side.append(asyncio.create_task(workers.report(metrics)))
     else:
-        health = await serve_health(hhost, hport, state.ready, metrics.registry)
+        mirror_state = lambda: json.dumps({"revision": store.revision, "keys": len(store),  # noqa: E731
+                                           "sha256": store.digest(), "ready": state.ready()})
+        health = await serve_health(hhost, hport, state.ready, metrics.registry,
+                                    extra={"/debug/mirror": mirror_state})
         if count > 1:
             side.append(asyncio.create_task(workers.supervise(argv or [], count, metrics)))
     if os.environ.get("PROMETHEUS_PORT") and not flags.worker:

@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 async def serve(host: str, port: int, ready: Callable[[], bool], registry: CollectorRegistry | None,
-                metrics_path: str = "/metrics") -> asyncio.AbstractServer:
+                metrics_path: str = "/metrics",
+                extra: dict[str, Callable[[], str]] | None = None) -> asyncio.AbstractServer:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5)
@@ -44,6 +45,8 @@ async def serve(host: str, port: int, ready: Callable[[], bool], registry: Colle
             return "503 Service Unavailable", "text/plain", b"not ready\n"
         if path == metrics_path and registry is not None:
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest(registry)
+        if extra and path in extra:
+            return "200 OK", "application/json", extra[path]().encode()
         return "404 Not Found", "text/plain", b"not found\n"
 
     server = await asyncio.start_server(handle, host, port)

@@ -13,6 +13,7 @@ caches built on top can tell when to drop what they hold.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
@@ -226,6 +227,14 @@ class Store:
 
     def __len__(self) -> int:
         return len(self.raw)
+
+    def digest(self) -> str:
+        """A hash of every key and value mirrored, to compare with etcd's
+        content without showing it."""
+        h = hashlib.sha256()
+        for key in sorted(self.raw):
+            h.update(key.encode() + b"\0" + self.raw[key] + b"\0")
+        return h.hexdigest()
 
 
 def _touch(path: list[Node]) -> None:

@@ -94,6 +94,8 @@ class Etcd:
         self.peer_port = free_port()
         self.dir = tempfile.mkdtemp(prefix="skydns-etcd-")
         self.proc: subprocess.Popen | None = None
+        #: the members of a multi-member cluster (name=peer URL, ...); None for one member
+        self.initial_cluster: str | None = None
 
     @property
     def url(self) -> str:
@@ -105,7 +107,7 @@ class Etcd:
             self.binary, "--name", self.name, "--data-dir", os.path.join(self.dir, "data"),
             "--listen-client-urls", self.url, "--advertise-client-urls", self.url,
             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"{self.name}={peer}", "--initial-cluster-state", "new",
+            "--initial-cluster", self.initial_cluster or f"{self.name}={peer}", "--initial-cluster-state", "new",
             "--log-level", "warn", "--enable-v2=true",
         ]
         if self.tls:
