@@ -27,6 +27,9 @@ _INT_RANGES = {
 
 WILDCARDS = frozenset(("*", "any"))
 
+#: a value larger than this is not a record (skydns values are a few dozen bytes)
+MAX_VALUE = 64 * 1024
+
 
 class RecordError(ValueError):
     """A value or a name that cannot be a record."""
@@ -50,6 +53,8 @@ class Service:
 def parse(raw: bytes | str) -> Service:
     """Read a stored value leniently: unknown fields are ignored, ``null`` is
     the zero value, and a field of the wrong type is an error naming it."""
+    if len(raw) > MAX_VALUE:
+        raise RecordError(f"value is larger than {MAX_VALUE // 1024} KiB")
     try:
         obj = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +24,11 @@ KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod"}
 
 
 class FakeApi:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None, token: str | None = None) -> None:
+        """``tls``: (certificate, key) files to serve HTTPS; ``token``: the
+        bearer token every request must carry."""
+        self.tls = tls
+        self.token = token
         self.cond = threading.Condition()
         self.rv = 100
         self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in KINDS}
@@ -34,11 +39,15 @@ class FakeApi:
         self.requests: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> "FakeApi":
         self.thread.start()
@@ -123,6 +132,8 @@ class FakeApi:
                 parts = urlsplit(self.path)
                 q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 api.requests.append(self.path)
+                if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
+                    return self._json(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
                 segs = parts.path.strip("/").split("/")
                 if len(segs) != 3 or segs[:2] != ["api", "v1"] or segs[2] not in KINDS:
                     return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})

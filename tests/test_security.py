@@ -101,3 +101,49 @@ def test_image_runs_as_a_non_root_user():
     users = re.findall(r"^USER\s+(\S+)", final, re.M)
     assert users and users[-1] not in ("root", "0")
     assert "build-essential" not in final  # no compilers in the final stage
+
+
+def test_kube2sky_against_https_api_with_a_bearer_token(etcd, tls, tmp_path):
+    import etcdkv
+    etcdkv.delete_prefix(etcd.url, "/tok/")
+    token = "t0ken-" + "x" * 20
+    api = FakeApi(tls=(tls["server_cert"], tls["server_key"]), token=token).start()
+    api.put("services", service("web", "10.0.0.8"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {{server: "{api.url}", certificate-authority: "{tls['ca']}"}}
+users:
+- name: kube2sky
+  user: {{token: "{token}"}}
+contexts:
+- name: test
+  context: {{cluster: test, user: kube2sky}}
+current-context: test
+""")
+    k = Kube2sky("", etcd.url, f"--kubecfg-file={kubeconfig}", "--path-prefix=tok", "--domain=cluster.local")
+    try:
+        k.wait_ready()
+        deadline = time.monotonic() + 5
+        while not etcdkv.dump(etcd.url, "/tok/local/cluster/svc/default/web/"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert all(r.startswith("/api/v1/") for r in api.requests)
+        assert token not in k.output()
+    finally:
+        k.stop()
+        api.stop()
+        etcdkv.delete_prefix(etcd.url, "/tok/")
+    # the wrong token is refused: never ready
+    bad = tmp_path / "bad"
+    bad.write_text(kubeconfig.read_text().replace(token, "wrong"))
+    api = FakeApi(tls=(tls["server_cert"], tls["server_key"]), token=token).start()
+    k = Kube2sky("", etcd.url, f"--kubecfg-file={bad}", "--path-prefix=tok", "--domain=cluster.local")
+    try:
+        time.sleep(3)
+        assert k.proc.poll() is None and not k.ready()
+    finally:
+        k.stop()
+        api.stop()

@@ -21,11 +21,12 @@ ROOT = f"/{PREFIX}/local/cluster"
 @pytest.fixture(scope="module")
 def sky(etcd):
     etcdkv.delete_prefix(etcd.url, f"/{PREFIX}/")
-    big = {f"{ROOT}/big/{i}": f'{{"host":"10.20.{i // 256}.{i % 256}"}}' for i in range(100)}
+    big = {f"{ROOT}/big/{i}": f'{{"host":"10.20.{i // 256}.{i % 256}"}}' for i in range(2000)}
     etcdkv.put(etcd.url, {
         f"{ROOT}/svc/default/web/1": '{"host":"10.0.0.1"}',
         f"{ROOT}/bad/json": "{not json",
         f"{ROOT}/bad/type": '{"host":["x"]}',
+        f"{ROOT}/bad/huge": '{"host":"' + "h" * 100_000 + '"}',
         f"{ROOT}/good/a": '{"host":"10.9.0.1"}',
         **big,
     })
@@ -81,23 +82,26 @@ def test_tcp_several_questions_per_connection(sky):
 
 
 def test_truncation_over_udp_full_over_tcp(sky):
+    """A subtree of 2,000 records: TC within the client's buffer over UDP, all of it over TCP."""
     small = ask(sky.port, "big.cluster.local.", "A")
     assert small.flags & dns.flags.TC
     assert len(small.to_wire()) <= 512
-    full = ask(sky.port, "big.cluster.local.", "A", tcp=True)
-    assert not full.flags & dns.flags.TC and len(full.answer[0]) == 100
     edns = ask(sky.port, "big.cluster.local.", "A", use_edns=0, payload=4096)
-    assert not edns.flags & dns.flags.TC and len(edns.answer[0]) == 100
+    assert edns.flags & dns.flags.TC and 512 < len(edns.to_wire()) <= 4096
+    assert len(edns.answer[0]) > len(small.answer[0]) if small.answer else True
+    full = ask(sky.port, "big.cluster.local.", "A", tcp=True, timeout=10)
+    assert not full.flags & dns.flags.TC and len(full.answer[0]) == 2000
 
 
 def test_invalid_values_skipped_and_counted(sky):
     assert addresses(sky.port, "good.cluster.local.") == ("NOERROR", ["10.9.0.1"])
     assert addresses(sky.port, "json.bad.cluster.local.")[0] == "NXDOMAIN"
     assert addresses(sky.port, "type.bad.cluster.local.")[0] == "NXDOMAIN"
+    assert addresses(sky.port, "huge.bad.cluster.local.")[0] == "NXDOMAIN"
     status, text = sky.http("/metrics")
     assert status == 200
     line = [x for x in text.splitlines() if x.startswith("skydns_skydns_store_invalid_value_count_total")]
-    assert line and float(line[0].split()[-1]) >= 2
+    assert line and float(line[0].split()[-1]) >= 3
     out = sky.output()
     assert out.count(f"skipping {ROOT}/bad/json") == 1 and f"skipping {ROOT}/bad/type" in out
 
@@ -144,6 +148,18 @@ def test_idle_tcp_connection_is_closed(sky):
         s.sendall(struct.pack("!H", 40) + b"\x00\x01")
         assert s.recv(10) == b""
     assert addresses(sky.port, "web.default.svc.cluster.local.") == ("NOERROR", ["10.0.0.1"])
+
+
+def test_idle_tcp_clients_do_not_exhaust_the_server(sky):
+    idle = [socket.create_connection(("127.0.0.1", sky.port), timeout=5) for _ in range(200)]
+    try:
+        assert addresses(sky.port, "web.default.svc.cluster.local.") == ("NOERROR", ["10.0.0.1"])
+        assert addresses(sky.port, "web.default.svc.cluster.local.", tcp=True) == ("NOERROR", ["10.0.0.1"])
+        time.sleep(1.5)  # -tcp-idle-timeout 1s: all of them closed by the server
+        assert all(s.recv(1) == b"" for s in idle)
+    finally:
+        for s in idle:
+            s.close()
 
 
 def test_health_and_readiness(sky):
