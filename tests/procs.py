@@ -56,6 +56,16 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, wa
     raise TimeoutError(f"{url} did not answer {want} within {timeout}s (last: {last})")
 
 
+def wait_until(fn, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``fn`` until it is true, or fail naming what was awaited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_port(port: int, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

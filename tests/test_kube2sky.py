@@ -12,7 +12,7 @@ import pytest
 import etcdkv
 from fakeapi import FakeApi
 from k8sobj import endpoints, pod, service
-from procs import Kube2sky
+from procs import Kube2sky, wait_until
 
 from kube2sky.records import value
 
@@ -20,13 +20,6 @@ P = "k2s"
 D = f"/{P}/local/cluster"
 
 
-def wait_until(fn, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def keys(url, sub="svc/"):

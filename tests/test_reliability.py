@@ -17,7 +17,7 @@ import pytest
 import etcdkv
 from fakeapi import FakeApi
 from k8sobj import service
-from procs import Etcd, Kube2sky, Skydns, free_port
+from procs import Etcd, Kube2sky, Skydns, free_port, wait_until
 from tcpproxy import Proxy
 
 from kube2sky import records as k2s_records
@@ -37,13 +37,6 @@ def mirror(sky):
     return json.loads(body)
 
 
-def wait_until(fn, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if fn():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def query(port, name, timeout=1.0):
