@@ -44,11 +44,26 @@ async def initial_config(cfg: Config, endpoints: Endpoints, wait: float = 3.0) -
         return cfg
 
 
+def load_signer(cfg: Config):
+    """The DNSSEC signer of ``-dnssec``, or None; ValueError for a bad key."""
+    if not cfg.dnssec:
+        return None
+    from .dnssec import Signer
+    signer = Signer.load(cfg.dnssec, cfg.domain, cfg.scache)
+    log.info("signing %s for DO questions with key tag %d", cfg.domain, dns_key_tag(signer))
+    return signer
+
+
+def dns_key_tag(signer) -> int:
+    import dns.dnssec
+    return dns.dnssec.key_id(signer.dnskey)
+
+
 async def run(flags: Config, argv: list[str] | None = None) -> None:
     endpoints = Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)
-    state = State(store, cfg)
+    state = State(store, cfg, load_signer(cfg))
     metrics = Metrics(os.environ)
     forwarder = Forwarder(lambda: state.config)
     handler = Handler(state, forwarder, metrics)
@@ -64,6 +79,11 @@ async def run(flags: Config, argv: list[str] | None = None) -> None:
                 return
         if new.dns_addr != bound_addr:
             log.warning("dns_addr %s in /%s/config takes effect after a restart", new.dns_addr, flags.path_prefix)
+        if new.dnssec != state.config.dnssec or new.domain != state.config.domain:
+            try:
+                state.signer = load_signer(new)
+            except ValueError as exc:
+                log.error("keeping the previous DNSSEC key: %s", exc)
         if new != state.config:
             state.config = new
             log.info("configuration now: domain %s, ttl %d, min_ttl %d, nameservers %s",
@@ -130,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
+    try:
+        load_signer(flags)
+    except ValueError as exc:
+        print(f"skydns: {exc}", file=sys.stderr)
+        return 2
     try:
         runner(run(flags, argv))
     except OSError as exc:

@@ -63,12 +63,15 @@ class Reply:
     deps: list | None = None
     #: TTLs that count down (etcd leases): the packet cannot be reused as is
     volatile: bool = False
+    #: authenticated data (a signed reply)
+    ad: bool = False
 
 
 External = Mapping[tuple[str, int], list[RR]]
 
 
-def answer(q: Question, store: Store, cfg: Config, now: float, external: External | None = None) -> Reply:
+def answer(q: Question, store: Store, cfg: Config, now: float, external: External | None = None,
+           dnskey: RR | None = None) -> Reply:
     ctx = _Ctx(store, cfg, now, external or {})
     name = q.name
     lname = name.lower()
@@ -90,6 +93,8 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
         reply.answer = [_soa(cfg, now, name, cfg.ttl)]
     elif lname == cfg.domain and q.type == NS:
         reply.answer, reply.additional = _ns(name, ctx)
+    elif lname == cfg.domain and q.type == DNSKEY and dnskey is not None:
+        reply.answer = [dnskey._replace(name=name)]
     elif not ctx.exists(lookup) and lname != cfg.domain:
         return Reply(rcode=NXDOMAIN, authority=[_soa(cfg, now, cfg.domain, cfg.min_ttl)], deps=ctx.deps)
     elif q.type in (A, AAAA):
@@ -106,6 +111,36 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
     reply.deps = ctx.deps
     reply.volatile = ctx.volatile
     return finish(reply, cfg, now)
+
+
+def exists(store: Store, name: str) -> bool:
+    """Whether any key lies at or below ``name``."""
+    try:
+        return store.find(_parts(name)) is not None
+    except msg.RecordError:
+        return False
+
+
+def types_at(store: Store, name: str) -> set[int]:
+    """The question types ``name`` has an answer for (for NSEC3 bitmaps)."""
+    try:
+        leaves = group(store.find(_parts(name)) or [])
+    except msg.RecordError:
+        return set()
+    out = set()
+    for leaf in leaves:
+        s = leaf.service
+        ip = _ip(s.host) if s.host else None
+        if s.host:
+            out.add(CNAME if ip is None else A if ip.version == 4 else AAAA)
+            out.add(SRV)
+        if s.mail:
+            out.add(MX)
+        if s.text:
+            out.add(TXT)
+    if CNAME in out and len(out - {CNAME, SRV}) > 0:
+        out.discard(CNAME)  # names with addresses are not followed as CNAMEs
+    return out
 
 
 def finish(reply: Reply, cfg: Config, now: float) -> Reply:

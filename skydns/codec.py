@@ -115,7 +115,9 @@ class _Writer:
         start = len(buf)
         buf += _RR.pack(t, rr.cls, rr.ttl, 0)
         rd = len(buf)
-        if t == ans.A:
+        if isinstance(d, (bytes, bytearray)):  # rdata already in wire form (DNSSEC records)
+            buf += d
+        elif t == ans.A:
             buf += socket.inet_pton(socket.AF_INET, d)
         elif t == ans.AAAA:
             buf += socket.inet_pton(socket.AF_INET6, d)

@@ -9,7 +9,8 @@ store changes under a name it read: each entry keeps the (trie node,
 version) pairs its answer depended on, and a node's version moves whenever
 a key at or below it changes.  A changed configuration or a relist drops
 everything; answers with an SOA (NXDOMAIN, NODATA) expire with the hourly
-serial; answers whose TTLs count down (etcd leases) are never kept.  With
+serial, and so do signed answers (their signatures are renewed well before
+they run out); answers whose TTLs count down (etcd leases) are never kept.  With
 round-robin on, a few rotations of the answer are kept and served in turn.
 """
 
@@ -65,9 +66,9 @@ class PacketCache:
         return data[:2] + tails[entry.turn % len(tails)]
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
-            has_soa: bool) -> None:
+            has_soa: bool, signed: bool = False) -> None:
         table = self.tables[tcp]
         if len(table) >= self.capacity:
             del table[next(iter(table))]
-        expires = (math.floor(self.clock() / 3600) + 1) * 3600 if has_soa else 0
+        expires = (math.floor(self.clock() / 3600) + 1) * 3600 if (has_soa or signed) else 0
         table[data[2:]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)

@@ -34,10 +34,12 @@ Result = bytes | None | Awaitable[bytes | None]
 class State:
     """What the server answers from: the mirror and the current settings."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, signer=None) -> None:
         self.store = store
         self.config = config
         self.connected = False
+        #: the DNSSEC signer when -dnssec names a key
+        self.signer = signer
 
     def ready(self) -> bool:
         return self.store.synced and self.connected
@@ -94,7 +96,9 @@ class Handler:
                         return None  # already forwarded by a stub: a loop
                     return self._relay(query, wire.with_option(data, LOOP_OPTION, b"\x01"), tcp, start,
                                        "stub", stub[1])
-            reply = ans.answer(query.question, state.store, cfg, self.clock())
+            signer = state.signer
+            reply = ans.answer(query.question, state.store, cfg, self.clock(),
+                               dnskey=signer.dnskey_rr if signer else None)
             if reply.forward:
                 hit = self.cache.get(self._key(query, tcp), query.id, query.question.name)
                 if hit is not None:
@@ -169,6 +173,13 @@ class Handler:
         (and, with round-robin, a few rotations) for the fast path."""
         cfg = self.state.config
         ra = not cfg.no_rec
+        signer = self.state.signer
+        signed = signer is not None and query.do and reply.deps is not None and reply.rcode in (ans.NOERROR,
+                                                                                                   ans.NXDOMAIN)
+        if signed:
+            store = self.state.store
+            reply = signer.sign(query.question, reply, self.clock(), lambda n: ans.exists(store, n),
+                                lambda n: ans.types_at(store, n), cfg.min_ttl)
         turns = 1
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (ans.A, ans.AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), 8)
@@ -177,7 +188,7 @@ class Handler:
             n = len(reply.answer)
             packets = [wire.build(query, _rotated(reply, k * n // turns), tcp=tcp, ra=ra) for k in range(turns)]
             has_soa = any(rr.type == ans.SOA for rr in reply.answer + reply.authority)
-            self.packets.put(data, tcp, [p[2:] for p in packets], reply.deps, self.state.store, cfg, has_soa)
+            self.packets.put(data, tcp, [p[2:] for p in packets], reply.deps, self.state.store, cfg, has_soa, signed)
             out = packets[0]
         else:
             if turns > 1:

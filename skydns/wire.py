@@ -110,7 +110,7 @@ def build(query: Query, reply: Reply, *, tcp: bool, ra: bool = True) -> bytes:
     section goes first, then answers are halved until it fits, with TC set."""
     q = query.question
     flags = 0x8000 | (query.flags & 0x0110) | (0x0400 if reply.aa else 0) | (0x0080 if ra else 0) | \
-        (reply.rcode & 0xF)  # QR, RD and CD echoed, AA, RA, RCODE
+        (0x0020 if reply.ad else 0) | (reply.rcode & 0xF)  # QR, RD and CD echoed, AA, RA, AD, RCODE
     opt = (OUR_UDP_SIZE, query.do) if query.edns else None
     answer, authority, additional = reply.answer, reply.authority, reply.additional
     data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, additional, opt)
