@@ -89,6 +89,11 @@ async def run(flags: Config, argv: list[str] | None = None) -> None:
             log.info("configuration now: domain %s, ttl %d, min_ttl %d, nameservers %s",
                      new.domain, new.ttl, new.min_ttl, ",".join(new.nameservers) or "none")
 
+    mirror = Mirror(endpoints, state, metrics, on_config)
+    mirror_task = asyncio.create_task(mirror.run())
+    if flags.worker:
+        # a worker takes its share of the port only once it can answer from a full mirror
+        await mirror.synced.wait()
     count = flags.workers or workers.default_count()
     host, port = split_hostport(cfg.dns_addr)
     udp, tcp = await transport.start(handler, host, port, cfg.tcp_idle_timeout,
@@ -113,12 +118,10 @@ async def run(flags: Config, argv: list[str] | None = None) -> None:
              cfg.domain, cfg.dns_addr, ",".join(cfg.machines), cfg.path_prefix,
              "nobody (no-rec)" if cfg.no_rec else (",".join(cfg.nameservers) or "nobody (no nameservers)"))
 
-    mirror = Mirror(endpoints, state, metrics, on_config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    mirror_task = asyncio.create_task(mirror.run())
     stop_task = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({mirror_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     log.info("skydns stopping")

@@ -117,8 +117,8 @@ class Signer:
         return out
 
     def _rrsig(self, rrs: list[ans.RR], now: float) -> bytes:
-        rdatas = sorted(_rdata(rr).to_digestable() for rr in rrs)
-        key = (rrs[0].name.lower(), rrs[0].type, rrs[0].ttl, tuple(rdatas))
+        # the key is the RRset's content as the answer logic made it: no conversion on a hit
+        key = (rrs[0].name.lower(), rrs[0].type, rrs[0].ttl, tuple(sorted(repr(rr.data) for rr in rrs)))
         sig = self.cache.get(key)
         if sig is not None and sig.expiration - now >= REUSE_MARGIN:
             self.cache.move_to_end(key)
