@@ -3,7 +3,6 @@ the commands the compose file gives each service run the whole stack
 (etcd + kube2sky against the fake API server + skydns), with every change
 to a Service visible to dig, the real client, within one second."""
 
-import os
 import re
 import shutil
 import subprocess
@@ -78,7 +77,7 @@ def compose_commands(env):
 
 
 def dig(port, name, qtype="A"):
-    out = run("dig", f"@127.0.0.1", "-p", str(port), name, qtype, "+short", "+time=1", "+tries=1")
+    out = run("dig", "@127.0.0.1", "-p", str(port), name, qtype, "+short", "+time=1", "+tries=1")
     assert out.returncode == 0, out.stderr
     return sorted(out.stdout.split())
 

@@ -163,7 +163,6 @@ def test_unsigned_clients_get_byte_identical_replies(servers, name, qtype):
 def test_a_changed_record_gets_a_new_valid_signature(servers, etcd):
     signed, _ = servers
     keys = dnskey(signed.port)
-    before = ask(signed.port, "web.default.svc.cluster.local.", "A")
     etcdkv.put(etcd.url, {f"{D}/svc/default/web/2": '{"host":"10.0.0.3"}'})
     import time
     deadline = time.monotonic() + 2

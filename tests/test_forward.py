@@ -3,7 +3,6 @@ starts on loopback: dnsmasq from Debian, a second skydns with its own
 prefix, and sockets that never answer."""
 
 import socket
-import struct
 import threading
 import time
 
@@ -14,7 +13,7 @@ import pytest
 
 from dnsq import ask, rcode, records
 import etcdkv
-from procs import Dnsmasq, Skydns, free_port
+from procs import Dnsmasq, Skydns
 
 WWW = "www.example.com."
 

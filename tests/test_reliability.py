@@ -11,13 +11,11 @@ import struct
 import threading
 import time
 
-import aetcd
-import pytest
 
 import etcdkv
 from fakeapi import FakeApi
 from k8sobj import service
-from procs import Etcd, Kube2sky, Skydns, free_port, wait_until
+from procs import Etcd, Kube2sky, Skydns, wait_until
 from tcpproxy import Proxy
 
 from kube2sky import records as k2s_records

@@ -20,7 +20,7 @@ import dns.rdatatype
 
 from ..config import split_hostport
 from . import records
-from .store import Etcd, from_args
+from .store import from_args
 
 
 def ask(server: str, name: str, qtype: str, timeout: float = 3.0):

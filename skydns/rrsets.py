@@ -1,0 +1,258 @@
+"""Leaves of the store -> record sets, one question type at a time.
+
+The rules of spec section 5 for each type: addresses with CNAME chains (and
+the lookups outside the zone they wait for), SRV weights and IP targets,
+MX, TXT, NS at the apex, groups, de-duplication.  Pure: a :class:`Lookup`
+is one question's view of the store and collects the store nodes the
+answer read (for the packet cache) and the outside lookups it needs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+from . import msg
+from .config import Config
+from .dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, External
+from .store import Leaf, Store
+
+MAX_CHAIN = 8
+
+
+def exists(store: Store, name: str) -> bool:
+    """Whether any key lies at or below ``name``."""
+    try:
+        return store.find(parts_of(name)) is not None
+    except msg.RecordError:
+        return False
+
+
+def types_at(store: Store, name: str) -> set[int]:
+    """The question types ``name`` has an answer for (for NSEC3 bitmaps)."""
+    try:
+        leaves = group(store.find(parts_of(name)) or [])
+    except msg.RecordError:
+        return set()
+    out = set()
+    for leaf in leaves:
+        s = leaf.service
+        ip = _ip(s.host) if s.host else None
+        if s.host:
+            out.add(CNAME if ip is None else A if ip.version == 4 else AAAA)
+            out.add(SRV)
+        if s.mail:
+            out.add(MX)
+        if s.text:
+            out.add(TXT)
+    if CNAME in out and len(out - {CNAME, SRV}) > 0:
+        out.discard(CNAME)  # names with addresses are not followed as CNAMEs
+    return out
+
+
+class Lookup:
+    """One question's view of the store; collects outside lookups it needs."""
+
+    def __init__(self, store: Store, cfg: Config, now: float, external: External) -> None:
+        self.store, self.cfg, self.now, self.external = store, cfg, now, external
+        self.needs: set[tuple[str, int]] = set()
+        self.deps: list = []
+        self.volatile = False
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self.store.find(parts_of(name), self.deps) is not None
+        except msg.RecordError:
+            return False
+
+    def services(self, name: str) -> list[Leaf]:
+        try:
+            return group(self.store.find(parts_of(name), self.deps) or [])
+        except msg.RecordError:
+            return []
+
+    def ttl(self, leaf: Leaf) -> int:
+        ttl = leaf.service.ttl or self.cfg.ttl
+        if leaf.expires is not None:
+            self.volatile = True
+            ttl = min(ttl, max(1, int(leaf.expires - self.now)))
+        return ttl
+
+    def priority(self, leaf: Leaf) -> int:
+        return leaf.service.priority or self.cfg.priority
+
+    def leaf_name(self, leaf: Leaf) -> str:
+        return msg.name_of(leaf.key, self.store.prefix)
+
+    def addresses(self, owner: str, lookup: str, qtype: int, chain: list[RR], both: bool,
+                  forward_ok: bool) -> list[RR]:
+        """A/AAAA (``both``: either) records for ``lookup``, following CNAMEs."""
+        out: list[RR] = []
+        leaves = self.services(lookup)
+        # a CNAME must stand alone at its owner: when some leaves hold
+        # addresses (a headless service, whose SRV leaves name its pods),
+        # the leaves holding names are not followed
+        addressed = any(_ip(lf.service.host) is not None for lf in leaves)
+        for leaf in leaves:
+            host = leaf.service.host
+            ip = _ip(host)
+            if ip is None:
+                if not host or addressed:
+                    continue
+                target = msg.fqdn(host)
+                if target.lower() == owner.lower() or len(chain) >= MAX_CHAIN:
+                    continue
+                cname = RR(owner, CNAME, self.ttl(leaf), target)
+                if any(c.data.lower() == target.lower() or c.name.lower() == target.lower() for c in chain):
+                    continue  # loop
+                if msg.in_domain(target, self.cfg.domain):
+                    rest = self.addresses(target, target.lower(), qtype, chain + [cname], both, forward_ok)
+                    if rest:
+                        out.append(cname)
+                        out.extend(rest)
+                    continue
+                if not forward_ok:
+                    continue
+                found = self.external.get((target.lower(), qtype))
+                if found is None:
+                    self.needs.add((target.lower(), qtype))
+                elif found:
+                    out.append(cname)
+                    out.extend(found)
+            elif ip.version == 4 and (qtype == A or both):
+                out.append(RR(owner, A, self.ttl(leaf), str(ip)))
+            elif ip.version == 6 and (qtype == AAAA or both):
+                out.append(RR(owner, AAAA, self.ttl(leaf), str(ip)))
+        return out
+
+    def glue(self, target: str) -> list[RR]:
+        """Addresses of an in-zone target for the additional section."""
+        if not msg.in_domain(target, self.cfg.domain):
+            return []
+        return self.addresses(target, target.lower(), A, [], both=True, forward_ok=False)
+
+
+def parts_of(name: str) -> list[str]:
+    return list(reversed(msg.labels(name)))
+
+
+def _ip(host: str):
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def group(leaves: list[Leaf]) -> list[Leaf]:
+    """The shortest keys carrying a ``group`` set the group; leaves of another
+    group are dropped; when those shortest keys disagree, grouping is off."""
+    grouped = [lf for lf in leaves if lf.service.group]
+    if not grouped:
+        return leaves
+    depth = min(lf.depth for lf in grouped)
+    names = {lf.service.group for lf in grouped if lf.depth == depth}
+    if len(names) > 1:
+        return leaves
+    (g,) = names
+    return [lf for lf in leaves if lf.service.group in ("", g)]
+
+
+def soa(cfg: Config, now: float, owner: str, ttl: int) -> RR:
+    serial = int(now) // 3600 * 3600
+    return RR(owner, SOA, ttl, (cfg.ns_name, cfg.soa_mbox, serial & 0xFFFFFFFF, 28800, 7200, 604800, cfg.min_ttl))
+
+
+def ns_records(owner: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
+    records, extra = [], []
+    for leaf in ctx.services(ctx.cfg.ns_name):
+        ip = _ip(leaf.service.host)
+        if ip is None:
+            continue  # an NS leaf must hold the server's address
+        target = ctx.leaf_name(leaf)
+        records.append(RR(owner, NS, ctx.ttl(leaf), target))
+        extra.append(RR(target, A if ip.version == 4 else AAAA, ctx.ttl(leaf), str(ip)))
+    return records, extra
+
+
+def cname_records(owner: str, lookup: str, ctx: Lookup) -> list[RR]:
+    _, leaf = ctx.store.exact(parts_of(lookup), ctx.deps)
+    if leaf is None or not leaf.service.host or _ip(leaf.service.host) is not None:
+        return []
+    return [RR(owner, CNAME, ctx.ttl(leaf), msg.fqdn(leaf.service.host))]
+
+
+def txt_record(owner: str, leaf: Leaf, ctx: Lookup) -> RR:
+    return RR(owner, TXT, ctx.ttl(leaf), tuple(split_txt(leaf.service.text)))
+
+
+def split_txt(text: str) -> Iterable[str]:
+    """TXT character-strings hold at most 255 bytes."""
+    data = text.encode()
+    for i in range(0, len(data), 255):
+        yield data[i:i + 255].decode(errors="replace")
+
+
+def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
+    leaves = ctx.services(lookup)
+    totals: dict[int, int] = {}
+    for leaf in leaves:
+        p = ctx.priority(leaf)
+        totals[p] = totals.get(p, 0) + (leaf.service.weight or 100)
+    records, extra, seen = [], [], set()
+    for leaf in leaves:
+        s = leaf.service
+        p = ctx.priority(leaf)
+        weight = int(100.0 / totals[p] * (s.weight or 100))
+        ttl = ctx.ttl(leaf)
+        ip = _ip(s.host)
+        host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
+        target = msg.target_strip(host, s.targetstrip) if s.host else host
+        records.append(RR(owner, SRV, ttl, (p, weight, s.port, target)))
+        if ip is not None:
+            extra.append(RR(target, A if ip.version == 4 else AAAA, ttl, str(ip)))
+        elif target.lower() not in seen:
+            seen.add(target.lower())
+            extra.extend(ctx.glue(target))
+    return records, extra
+
+
+def mx_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
+    records, extra, seen = [], [], set()
+    for leaf in ctx.services(lookup):
+        s = leaf.service
+        if not s.mail:
+            continue
+        ttl = ctx.ttl(leaf)
+        ip = _ip(s.host)
+        host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
+        records.append(RR(owner, MX, ttl, (ctx.priority(leaf), host)))
+        if ip is not None:
+            extra.append(RR(host, A if ip.version == 4 else AAAA, ttl, str(ip)))
+        elif host.lower() not in seen:
+            seen.add(host.lower())
+            extra.extend(ctx.glue(host))
+    return records, extra
+
+
+def dedup(rrs: list[RR]) -> list[RR]:
+    out, seen, cnames = [], set(), set()
+    for rr in rrs:
+        owner = rr.name.lower()
+        if rr.type == CNAME:
+            if owner in cnames:
+                continue  # one CNAME per owner
+            cnames.add(owner)
+        key = (owner, rr.type, rr.cls, rr.data if rr.type == TXT else _fold(rr.data))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(rr)
+    return out
+
+
+def _fold(data: object) -> object:
+    if isinstance(data, str):
+        return data.lower()
+    if isinstance(data, tuple):
+        return tuple(_fold(d) for d in data)
+    return data
