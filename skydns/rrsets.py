@@ -208,11 +208,7 @@ def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR
         host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
         target = msg.target_strip(host, s.targetstrip) if s.host else host
         records.append(RR(owner, SRV, ttl, (p, weight, s.port, target)))
-        if ip is not None:
-            extra.append(RR(target, A if ip.version == 4 else AAAA, ttl, str(ip)))
-        elif target.lower() not in seen:
-            seen.add(target.lower())
-            extra.extend(ctx.glue(target))
+        extra.extend(_glue(ctx, target, ip, ttl, seen))
     return records, extra
 
 
@@ -226,12 +222,20 @@ def mx_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]
         ip = _ip(s.host)
         host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
         records.append(RR(owner, MX, ttl, (ctx.priority(leaf), host)))
-        if ip is not None:
-            extra.append(RR(host, A if ip.version == 4 else AAAA, ttl, str(ip)))
-        elif host.lower() not in seen:
-            seen.add(host.lower())
-            extra.extend(ctx.glue(host))
+        extra.extend(_glue(ctx, host, ip, ttl, seen))
     return records, extra
+
+
+def _glue(ctx: Lookup, target: str, ip, ttl: int, seen: set[str]) -> list[RR]:
+    """Additional records for an SRV/MX target: the leaf's own address when
+    the target was made from its key, else (once per target) the addresses
+    the zone has for that name."""
+    if ip is not None:
+        return [RR(target, A if ip.version == 4 else AAAA, ttl, str(ip))]
+    if target.lower() in seen:
+        return []
+    seen.add(target.lower())
+    return ctx.glue(target)
 
 
 def dedup(rrs: list[RR]) -> list[RR]:
