@@ -11,7 +11,7 @@ global).  See ``shared/spec/records.md`` sections 1-3.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 #: Field order of a written value; also the set of fields a value may carry.
@@ -24,6 +24,10 @@ _INT_RANGES = {
     "ttl": (0, 0xFFFFFFFF),
     "targetstrip": (0, 255),
 }
+
+#: the Python type of each field as JSON gives it
+_TYPES = {"host": str, "port": int, "priority": int, "weight": int, "text": str, "mail": bool, "ttl": int,
+          "targetstrip": int, "group": str}
 
 WILDCARDS = frozenset(("*", "any"))
 
@@ -62,11 +66,11 @@ def parse(raw: bytes | str) -> Service:
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
     kw = {}
-    for f in fields(Service):
-        v = obj.get(f.name)
+    for name in FIELDS:
+        v = obj.get(name)
         if v is None:
             continue
-        kw[f.name] = _check(f.name, v)
+        kw[name] = v if type(v) is _TYPES[name] and name not in _INT_RANGES else _check(name, v)
     return Service(**kw)
 
 
@@ -167,9 +171,8 @@ def key_labels(key: str, prefix: str = "skydns") -> list[str]:
         return []
     if not key.startswith(head + "/"):
         raise RecordError(f"key {key!r} is not under /{prefix.strip('/')}")
-    rest = key[len(head) + 1:].lower()
-    parts = rest.split("/")
-    if any(not p for p in parts):
+    parts = key[len(head) + 1:].lower().split("/")
+    if "" in parts:
         raise RecordError(f"key {key!r} has an empty segment")
     return parts
 

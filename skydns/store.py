@@ -13,6 +13,7 @@ caches built on top can tell when to drop what they hold.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -78,10 +79,16 @@ class Store:
         self.invalid = {}
         self.config_raw = None
         errors = []
-        for key, value in kvs:
-            err = self._put(key, value, None)
-            if err:
-                errors.append((key, err))
+        enabled = gc.isenabled()
+        gc.disable()  # a listing makes hundreds of thousands of objects that all live on
+        try:
+            for key, value in kvs:
+                err = self._put(key, value, None, touch=False)  # a new epoch already invalidates every cache
+                if err:
+                    errors.append((key, err))
+        finally:
+            if enabled:
+                gc.enable()
         self.revision = revision
         self.synced = True
         self.generation += 1
@@ -113,7 +120,7 @@ class Store:
             _touch(path)
             self.generation += 1
 
-    def _put(self, key: str, value: bytes, expires: float | None) -> str | None:
+    def _put(self, key: str, value: bytes, expires: float | None, touch: bool = True) -> str | None:
         self.raw[key] = value
         if key == self.config_key:
             self.config_raw = value
@@ -139,7 +146,8 @@ class Store:
             node = child
             path.append(node)
         node.leaf = Leaf(key, service, len(parts), expires)
-        _touch(path)
+        if touch:
+            _touch(path)
         return None
 
     def _remove(self, key: str) -> None:
