@@ -11,6 +11,7 @@ watch was broken, disappear.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from . import records
@@ -94,12 +95,21 @@ class Controller:
             self.full = False
             self.dirty.clear()
             self.have = await self.writer.load()
-            changes = plan(self.want(None), self.have)
+            enabled = gc.isenabled()
+            gc.disable()  # the whole tree at once: many objects, none of them garbage
+            try:
+                changes = plan(self.want(None), self.have)
+            finally:
+                if enabled:
+                    gc.enable()
             log.info("reconciling: %d units to change", len(changes))
         else:
             units, self.dirty = self.dirty, set()
             changes = plan(self.want(units), self.have, units)
         await self.writer.apply(changes)
+        if len(changes) > 3:
+            log.info("wrote %d units: %d keys put, %d deleted", len(changes),
+                     sum(len(c.puts) for c in changes), sum(len(c.deletes) for c in changes))
         for change in changes:
             unit = dict(self.have.get(change.unit, {}))
             for k in change.deletes:

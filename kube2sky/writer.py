@@ -120,8 +120,11 @@ class Writer:
         for step_puts, step_deletes in steps:
             await self._txn(step_puts, step_deletes, "/".join(batch[0].unit) + (f" and {len(batch) - 1} more"
                                                                                  if len(batch) > 1 else ""))
-        for c in batch:
-            log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
+        if len(batch) <= 3:
+            for c in batch:
+                log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
+        else:
+            log.debug("%d units: %d put, %d deleted", len(batch), len(puts), len(deletes))
 
     async def _txn(self, puts: list[tuple[str, str]], deletes: list[str], what: str) -> None:
         async def txn(c: aetcd.Client):

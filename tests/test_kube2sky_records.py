@@ -108,3 +108,15 @@ def test_plan_covers_units_on_both_sides():
     changes = plan.plan({("a",): {"k1": "v"}}, {("b",): {"k2": b"v"}, ("c",): {"k3": b"v"}}, None)
     assert [(c.unit, c.puts, c.deletes) for c in changes] == [
         (("a",), {"k1": "v"}, []), (("b",), {}, ["k2"]), (("c",), {}, ["k3"])]
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from skydns import msg  # noqa: E402
+
+
+@given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[a-z0-9.-]{0,40}\Z"), st.ip_addresses().map(str)),
+       st.integers(0, 65535))
+def test_value_is_exactly_the_general_encoding(host, port):
+    assert rec.value(host, port) == msg.dumps(msg.Service(host=host, port=port, priority=10, weight=10, ttl=30),
+                                              kube2sky=True)
