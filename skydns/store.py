@@ -89,6 +89,10 @@ class Store:
         finally:
             if enabled:
                 gc.enable()
+        # The index has no reference cycles (refcounting frees a replaced one), so
+        # the cyclic collector need never walk it: without this a full collection
+        # over hundreds of thousands of leaves pauses answers for a good part of a second.
+        gc.freeze()
         self.revision = revision
         self.synced = True
         self.generation += 1
