@@ -74,8 +74,10 @@ class Handler:
 
     def handle(self, data: bytes, tcp: bool) -> Result:
         out = self.fast(data, tcp)
-        if out is not None:
-            return out
+        return out if out is not None else self.build(data, tcp)
+
+    def build(self, data: bytes, tcp: bool) -> Result:
+        """The reply when the packet cache has none."""
         start = time.perf_counter()
         try:
             query = wire.parse_query(data)

@@ -37,7 +37,7 @@ class UdpServer(asyncio.DatagramProtocol):
         if out is not None:
             self.transport.sendto(out, addr)
             return
-        out = self.handler.handle(data, False)
+        out = self.handler.build(data, False)
         if out is None:
             return
         if isinstance(out, bytes):
