@@ -117,8 +117,8 @@ class Store:
 
     def set_expiry(self, key: str, expires: float | None) -> None:
         parts = self._labels(key)
-        path = self._path(parts) if parts else None
-        if path is not None and path[-1].leaf is not None:
+        path = self._walk(parts) if parts else None
+        if path is not None and len(path) > len(parts) and path[-1].leaf is not None:
             leaf = path[-1].leaf
             path[-1].leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
             _touch(path)
@@ -158,12 +158,9 @@ class Store:
         parts = self._labels(key)
         if not parts:
             return
-        path = [self.root]
-        for label in parts:
-            nxt = path[-1].children.get(label)
-            if nxt is None:
-                return
-            path.append(nxt)
+        path = self._walk(parts)
+        if len(path) <= len(parts):
+            return
         path[-1].leaf = None
         _touch(path)
         # prune empty nodes so a deleted name stops existing (NXDOMAIN)
@@ -180,12 +177,14 @@ class Store:
         except msg.RecordError:
             return None
 
-    def _path(self, parts: list[str]) -> list[Node] | None:
+    def _walk(self, parts: list[str]) -> list[Node]:
+        """The nodes from the root along ``parts`` as far as they exist: one
+        more than ``len(parts)`` when the whole name is there."""
         path = [self.root]
         for label in parts:
             nxt = path[-1].children.get(label)
             if nxt is None:
-                return None
+                break
             path.append(nxt)
         return path
 
@@ -196,17 +195,12 @@ class Store:
         match one label), sorted by key.  ``None`` when no key exists there:
         the name does not exist.  ``deps`` collects (node, version) pairs
         whose versions move whenever this result could change."""
-        node = self.root
-        i = 0
-        while i < len(parts) and parts[i] not in msg.WILDCARDS:
-            nxt = node.children.get(parts[i])
-            if nxt is None:
-                break
-            node = nxt
-            i += 1
+        i = next((n for n, label in enumerate(parts) if label in msg.WILDCARDS), len(parts))
+        path = self._walk(parts[:i])
+        node = path[-1]
         if deps is not None:
             deps.append((node, node.version))  # every match, or its absence, lies under node
-        if i < len(parts) and parts[i] not in msg.WILDCARDS:
+        if len(path) <= i:
             return None
         frontier = [node]
         for label in parts[i:]:
@@ -220,22 +214,12 @@ class Store:
 
     def exact(self, parts: list[str], deps: list | None = None) -> tuple[bool, Leaf | None]:
         """(whether the name exists, the leaf at exactly that key)."""
-        path = self._path(parts)
+        path = self._walk(parts)
         if deps is not None:
-            node = path[-1] if path else self._deepest(parts)
-            deps.append((node, node.version))
-        if path is None:
+            deps.append((path[-1], path[-1].version))
+        if len(path) <= len(parts):
             return False, None
         return True, path[-1].leaf
-
-    def _deepest(self, parts: list[str]) -> Node:
-        node = self.root
-        for label in parts:
-            nxt = node.children.get(label)
-            if nxt is None:
-                break
-            node = nxt
-        return node
 
     def __len__(self) -> int:
         return len(self.raw)
