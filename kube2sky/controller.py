@@ -11,8 +11,9 @@ watch was broken, disappear.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
+
+from skydns.bulk import without_gc
 
 from . import records
 from .plan import plan
@@ -25,8 +26,9 @@ KINDS = ("services", "endpoints", "pods")
 
 
 def _key(obj: dict) -> tuple[str, str]:
+    """(namespace, name), lower-cased as the unit of a service is."""
     m = obj.get("metadata") or {}
-    return m.get("namespace") or "default", m.get("name") or ""
+    return (m.get("namespace") or "default").lower(), (m.get("name") or "").lower()
 
 
 def _pod_unit(obj: dict | None) -> Unit | None:
@@ -80,9 +82,9 @@ class Controller:
             out.update(records.pod_records(self.cache["pods"].values(), self.opt))
         for u in units:
             if u[0] == "svc":
-                svc = next((s for k, s in services.items() if (k[0].lower(), k[1].lower()) == u[1:]), None)
+                svc = services.get(u[1:])
                 if svc is not None:
-                    eps = self.cache["endpoints"].get(_key(svc))
+                    eps = self.cache["endpoints"].get(u[1:])
                     out[u] = records.service_records(svc, eps, self.opt)
             elif u == records.META_UNIT:
                 out[u] = records.meta_records(self.opt)
@@ -95,13 +97,8 @@ class Controller:
             self.full = False
             self.dirty.clear()
             self.have = await self.writer.load()
-            enabled = gc.isenabled()
-            gc.disable()  # the whole tree at once: many objects, none of them garbage
-            try:
+            with without_gc():
                 changes = plan(self.want(None), self.have)
-            finally:
-                if enabled:
-                    gc.enable()
             log.info("reconciling: %d units to change", len(changes))
         else:
             units, self.dirty = self.dirty, set()

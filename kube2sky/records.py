@@ -188,14 +188,14 @@ def meta_records(opt: Options) -> Records:
 
 
 def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Mapping],
-            pods: Iterable[Mapping], opt: Options, with_pods: bool = True) -> dict[Unit, Records]:
-    """The whole tree kube2sky should own, by unit."""
+            pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+    """The whole tree kube2sky should own, by unit; ``endpoints`` is keyed by
+    lower-cased (namespace, name), as units are."""
     out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
     for svc in services:
-        ns, name = _meta(svc)
-        out[service_unit(ns, name)] = service_records(svc, endpoints.get((ns, name)), opt)
-    if with_pods:
-        out.update(pod_records(pods, opt))
+        unit = service_unit(*_meta(svc))
+        out[unit] = service_records(svc, endpoints.get(unit[1:]), opt)
+    out.update(pod_records(pods, opt))
     return {u: r for u, r in out.items() if r}
 
 

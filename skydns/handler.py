@@ -176,8 +176,8 @@ class Handler:
         cfg = self.state.config
         ra = not cfg.no_rec
         signer = self.state.signer
-        signed = signer is not None and query.do and reply.deps is not None and reply.rcode in (ans.NOERROR,
-                                                                                                   ans.NXDOMAIN)
+        from_store = reply.deps is not None and reply.rcode in (ans.NOERROR, ans.NXDOMAIN)
+        signed = signer is not None and query.do and from_store
         if signed:
             store = self.state.store
             reply = signer.sign(query.question, reply, self.clock(), lambda n: ans.exists(store, n),
@@ -185,8 +185,7 @@ class Handler:
         turns = 1
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (ans.A, ans.AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), 8)
-        if data is not None and reply.deps is not None and not reply.volatile and reply.rcode in (ans.NOERROR,
-                                                                                              ans.NXDOMAIN):
+        if data is not None and from_store and not reply.volatile:
             n = len(reply.answer)
             packets = [wire.build(query, _rotated(reply, k * n // turns), tcp=tcp, ra=ra) for k in range(turns)]
             has_soa = any(rr.type == ans.SOA for rr in reply.answer + reply.authority)

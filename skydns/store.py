@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
 from . import msg
+from .bulk import without_gc
 
 
 _NO_CHILDREN: Mapping = MappingProxyType({})
@@ -79,16 +80,11 @@ class Store:
         self.invalid = {}
         self.config_raw = None
         errors = []
-        enabled = gc.isenabled()
-        gc.disable()  # a listing makes hundreds of thousands of objects that all live on
-        try:
+        with without_gc():
             for key, value in kvs:
                 err = self._put(key, value, None, touch=False)  # a new epoch already invalidates every cache
                 if err:
                     errors.append((key, err))
-        finally:
-            if enabled:
-                gc.enable()
         # The index has no reference cycles (refcounting frees a replaced one), so
         # the cyclic collector need never walk it: without this a full collection
         # over hundreds of thousands of leaves pauses answers for a good part of a second.
