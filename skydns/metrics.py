@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import json
+import copy
 from bisect import bisect_left
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -62,7 +62,7 @@ class _Hot:
                 "duration": [self.duration.counts, self.duration.sums], "size": [self.size.counts, self.size.sums]}
 
     def _total(self) -> dict:
-        total = json.loads(json.dumps(self.snapshot()))
+        total = copy.deepcopy(self.snapshot())  # our own counters stay untouched
         errors = {(s, c): n for s, c, n in total["errors"]}
         for snap in self.workers.values():
             for system, n in snap["requests"].items():
