@@ -38,12 +38,17 @@ from procs import Etcd, Skydns, free_port, stop  # noqa: E402
 DOMAIN = "cluster.local."
 
 
-def objects(n: int, headless: int, endpoints: int):
+def pod_name(i: int) -> str:
+    return f"10-{200 + i // 65536}-{i // 256 % 256}-{i % 256}.default.pod.cluster.local"
+
+
+def objects(n: int, headless: int, endpoints: int, pods_n: int | None = None):
     services, eps, pods = [], {}, []
     for i in range(n):
         ip = f"10.{100 + i // 65536}.{i // 256 % 256}.{i % 256}"
         services.append({"metadata": {"name": f"svc{i}", "namespace": "default"},
                          "spec": {"clusterIP": ip, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}})
+    for i in range(n if pods_n is None else pods_n):
         pods.append({"metadata": {"name": f"pod{i}", "namespace": "default"},
                      "status": {"podIP": f"10.{200 + i // 65536}.{i // 256 % 256}.{i % 256}"}})
     for h in range(headless):
@@ -111,8 +116,12 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
     cmd += ["-l", str(seconds)] if seconds else ["-n", "1"]
     latencies = []
     stats = {}
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as p:
-        for line in p.stdout:
+    # dnsperf writes to a file and is read afterwards: a reader running beside
+    # it would take CPU from the server being measured on a small machine
+    with tempfile.TemporaryFile("w+") as out:
+        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        out.seek(0)
+        for line in out:
             if line.startswith("> "):
                 try:
                     latencies.append(float(line.rsplit(None, 1)[1]))
@@ -160,7 +169,10 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=8, help="dnsperf clients")
     p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
     p.add_argument("--scale-keys", type=int, default=200_000,
-                   help="keys for the sync/ready/memory/propagation figures (0: skip)")
+                   help="keys for the start-up/memory figures (0: skip the scale part)")
+    p.add_argument("--changes", type=int, default=200, help="changes timed for propagation (0: skip)")
+    p.add_argument("--only", action="append", metavar="WORKLOAD",
+                   help="run only this workload (hot-a, search-nx, srv, cold, signed); repeatable")
     a = p.parse_args()
     for tool in ("dnsperf", "etcd"):
         if not shutil.which(tool):
@@ -174,7 +186,8 @@ def main() -> int:
           f"{version(['sh', '-c', 'dnsperf -h 2>&1 | grep -i ^version'])}")
     work = Path(tempfile.mkdtemp(prefix="skydns-bench-"))
     opt = records.Options(domain=DOMAIN)
-    services, eps, pods = objects(a.records, 100, 10)
+    # enough pods that half the cold names exist (the other half do not)
+    services, eps, pods = objects(a.records, 100, 10, max(a.records, a.cold // 2))
     tree = {k: v for unit in records.desired(services, eps, pods, opt).values() for k, v in unit.items()}
     etcd = Etcd("bench").start()
     procs = []
@@ -182,7 +195,7 @@ def main() -> int:
         t = time.monotonic()
         load(etcd.url, tree)
         print(f"loaded {len(tree)} keys ({a.records} services, 100 headless x 10 endpoints, "
-              f"{a.records} pods) in {time.monotonic() - t:.1f}s; skydns -workers={a.workers}, "
+              f"{len(pods)} pods) in {time.monotonic() - t:.1f}s; skydns -workers={a.workers}, "
               f"dnsperf -c {a.clients} -q 100, {a.seconds:g}s per timed run")
         hosts_file(tree, "skydns", work / "hosts")
         sky = Skydns(etcd.url, f"-domain={DOMAIN}", f"-workers={a.workers}", "-round-robin=false")
@@ -196,8 +209,7 @@ def main() -> int:
             "hot-a": [f"{n} A" for n in names],
             "search-nx": [f"{n} A" for n in search],
             "srv": [f"_http._tcp.hl{h}.default.svc.cluster.local SRV" for h in range(100)],
-            "cold": [f"x{i}.default.svc.cluster.local A" if i % 2 else
-                     f"10-{200 + i // 65536}-{i // 256 % 256}-{i % 256}.default.pod.cluster.local A"
+            "cold": [f"x{i}.default.svc.cluster.local A" if i % 2 else f"{pod_name(i // 2)} A"
                      for i in range(a.cold)],
         }
         key = None
@@ -210,6 +222,8 @@ def main() -> int:
             files["signed"] = [f"{v} A" for v in case_variants(names, min(a.cold, 100_000))]
         print(f"\n{'workload':<10} {'server':<8} {'q/s':>9} {'mean ms':>8} {'p99 ms':>8} {'lost':>6}  ratio")
         for workload, lines in files.items():
+            if a.only and workload not in a.only:
+                continue
             path = work / f"{workload}.txt"
             path.write_text("\n".join(lines) + "\n")
             seconds = None if workload in ("cold", "signed") else a.seconds
@@ -233,13 +247,18 @@ def main() -> int:
         for proc in procs:
             proc.stop()
         etcd.cleanup()
+    if a.changes:
+        from propagation import propagation
+        p50, p99 = propagation(a.changes)
+        print(f"\npropagation, a Service changed through the API -> kube2sky -> etcd -> skydns answer, "
+              f"{a.changes} changes: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
     if a.scale_keys:
         from scale import scale
         big = Etcd("scale").start()
         try:
-            print(f"\nscale: a cluster of about {a.scale_keys} keys, read by kube2sky from a file")
+            print("\nscale")
             for name, value in scale(big.url, work, a.scale_keys).items():
-                print(f"  {name:<24} {value:,.1f}")
+                print(f"  {name:<52} {value:>10,.1f}", flush=True)
         finally:
             big.cleanup()
     shutil.rmtree(work, ignore_errors=True)

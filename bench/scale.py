@@ -1,10 +1,13 @@
-"""Scale and propagation figures for bench/run.py.
+"""Scale figures for bench/run.py.
 
-* propagation: a key written to etcd, then the time until skydns answers it
-  (p50/p99 over many writes);
-* kube2sky's first full sync of a cluster of ~200,000 keys (read from a
-  file, the same code path as the API watch after its listing);
-* skydns start to ready over those keys, and its resident memory.
+* kube2sky's first full sync, through the fake API server, of 10,000
+  services (1,000 of them headless) with 10,000 endpoints objects and 5,000
+  pods: from start to ready, every key in etcd;
+* the same for a cluster of ~200,000 keys read from a file (the same code
+  path after the listing);
+* skydns start to ready over those 200,000 keys, and its resident memory;
+* etcd write -> skydns answer at that size (the mirror's own share of
+  propagation; bench/propagation.py measures the whole path from the API).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from pathlib import Path
 
 import etcdkv
+from fakeapi import FakeApi
 from procs import Kube2sky, Skydns, wait_http
 
 
@@ -30,7 +34,7 @@ def _ask(port: int, name: str) -> int:
     return data[3] & 0xF
 
 
-def propagation(etcd_url: str, sky_port: int, samples: int = 200) -> tuple[float, float]:
+def etcd_to_answer(etcd_url: str, sky_port: int, samples: int = 200) -> tuple[float, float]:
     times = []
     for i in range(samples):
         name = f"p{i}.prop.cluster.local."
@@ -61,6 +65,34 @@ def cluster_file(path: Path, services: int) -> int:
     return services * 4 + 1  # A, SRV, PTR per service, one key per pod, dns-version
 
 
+def api_cluster(api: FakeApi, services: int = 10_000, headless: int = 1_000, pods: int = 5_000) -> None:
+    """The issue's cluster: every service has an endpoints object with two
+    addresses (a headless service's become records), and pods by IP."""
+    for i in range(services):
+        ns, name = f"ns{i % 50}", f"s{i}"
+        ip = "None" if i < headless else f"10.{64 + i // 65536}.{i // 256 % 256}.{i % 256}"
+        api.put("services", {"metadata": {"name": name, "namespace": ns}, "spec": {
+            "clusterIP": ip, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}})
+        api.put("endpoints", {"metadata": {"name": name, "namespace": ns}, "subsets": [{
+            "addresses": [{"ip": f"10.{96 + e}.{i // 256 % 256}.{i % 256}"} for e in range(2)],
+            "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]})
+    for i in range(pods):
+        api.put("pods", {"metadata": {"name": f"p{i}", "namespace": f"ns{i % 50}"},
+                         "status": {"podIP": f"10.{128 + i // 65536}.{i // 256 % 256}.{i % 256}"}})
+    api.compact()  # watches start at the listing's version; no history to replay
+
+
+def first_sync(etcd_url: str, api_url: str, *flags: str) -> float:
+    """Seconds from kube2sky's start until it is ready: listed and written."""
+    start = time.monotonic()
+    k2s = Kube2sky(api_url, etcd_url, *flags)
+    try:
+        wait_http(f"http://127.0.0.1:{k2s.http_port}/readiness", 600, k2s.proc)
+        return time.monotonic() - start
+    finally:
+        k2s.stop()
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -70,25 +102,27 @@ def rss_mb(pid: int) -> float:
 
 def scale(etcd_url: str, work: Path, keys: int) -> dict[str, float]:
     out: dict[str, float] = {}
+    api = FakeApi().start()
+    try:
+        api_cluster(api)
+        out["kube2sky first sync s (10k svc, 10k eps, 5k pods)"] = first_sync(etcd_url, api.url)
+    finally:
+        api.stop()
+    out["  keys it wrote"] = float(len(etcdkv.dump(etcd_url, "/skydns/")))
+    etcdkv.delete_prefix(etcd_url, "/skydns/")
     path = work / "cluster.json"
     expected = cluster_file(path, keys // 4)
-    start = time.monotonic()
-    k2s = Kube2sky("", etcd_url, f"--from-file={path}")
-    try:
-        wait_http(f"http://127.0.0.1:{k2s.http_port}/readiness", 600, k2s.proc)
-        out["kube2sky first sync s"] = time.monotonic() - start
-    finally:
-        k2s.stop()
-    out["keys"] = float(len(etcdkv.dump(etcd_url, "/skydns/")))
-    out["keys expected"] = float(expected)
+    out[f"kube2sky first sync s ({expected:,} keys, from a file)"] = first_sync(etcd_url, "", f"--from-file={path}")
+    out["  keys written"] = float(len(etcdkv.dump(etcd_url, "/skydns/")))
+    out["  keys expected"] = float(expected)
     start = time.monotonic()
     sky = Skydns(etcd_url, "-domain=cluster.local.", "-workers=1", wait_ready=False)
     try:
         sky.wait_ready(120)
         out["skydns ready s"] = time.monotonic() - start
         out["skydns RSS MB"] = rss_mb(sky.proc.pid)
-        p50, p99 = propagation(etcd_url, sky.port)
-        out["propagation p50 ms"], out["propagation p99 ms"] = p50, p99
+        p50, p99 = etcd_to_answer(etcd_url, sky.port)
+        out["etcd write -> answer p50 ms"], out["etcd write -> answer p99 ms"] = p50, p99
     finally:
         sky.stop()
     return out

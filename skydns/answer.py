@@ -33,22 +33,25 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
         return _chaos(q, cfg)
     if q.cls != IN:
         return Reply(rcode=REFUSED, aa=False)
-    if q.type == PTR and lname.endswith((".in-addr.arpa.", ".ip6.arpa.")) and not msg.in_domain(lname, cfg.domain):
+    domain = cfg.domain  # normalised: lower case, with the final dot
+    inside = lname == domain or lname.endswith("." + domain) or domain == "."
+    if q.type == PTR and not inside and lname.endswith((".in-addr.arpa.", ".ip6.arpa.")):
         return _reverse(q, ctx)
-    if not msg.in_domain(lname, cfg.domain):
+    if not inside:
         return Reply(forward=True, aa=False, system="recursive")
     if not store.synced:
         return Reply(rcode=SERVFAIL, aa=False)
     lookup = cfg.local if (cfg.local and lname == cfg.local_alias) else lname
-    reply = Reply()
-    if lname == cfg.domain and q.type == SOA:
-        reply.answer = [soa(cfg, now, name, cfg.ttl)]
-    elif lname == cfg.domain and q.type == NS:
-        reply.answer, reply.additional = ns_records(name, ctx)
-    elif lname == cfg.domain and q.type == DNSKEY and dnskey is not None:
-        reply.answer = [dnskey._replace(name=name)]
-    elif not ctx.exists(lookup) and lname != cfg.domain:
+    apex = lname == domain
+    if not apex and not ctx.exists(lookup):
         return Reply(rcode=NXDOMAIN, authority=[soa(cfg, now, cfg.domain, cfg.min_ttl)], deps=ctx.deps)
+    reply = Reply()
+    if apex and q.type == SOA:
+        reply.answer = [soa(cfg, now, name, cfg.ttl)]
+    elif apex and q.type == NS:
+        reply.answer, reply.additional = ns_records(name, ctx)
+    elif apex and q.type == DNSKEY and dnskey is not None:
+        reply.answer = [dnskey._replace(name=name)]
     elif q.type in (A, AAAA):
         reply.answer = ctx.addresses(name, lookup, q.type, [], both=False, forward_ok=True)
     elif q.type == CNAME:

@@ -15,51 +15,53 @@ import socket
 import struct
 
 from . import answer as ans
+from . import msg
 
 _H = struct.Struct("!HHHHHH")
 _TC = struct.Struct("!HH")
 _RR = struct.Struct("!HHIH")
+_PTR = struct.Struct("!H")
+_SOA = struct.Struct("!IIIII")
 
 
 def parse_question(data: bytes):
-    """(id, flags, name, qtype, qclass, opt) of a plain query, opt being
-    None or (udp size, DO bit, options); None when the packet is not plain."""
+    """(id, flags, name, qtype, qclass, opt, raw) of a plain query, opt being
+    None or (udp size, DO bit, options) and raw the question section's bytes;
+    None when the packet is not plain."""
     if len(data) < 17:
         return None
     qid, flags, qd, an, ns, ar = _H.unpack_from(data)
     if qd != 1 or an or ns or ar > 1:
         return None
-    labels = []
     pos = 12
     end = len(data)
-    while True:
+    n = data[12]
+    while n:
+        if n & 0xC0:
+            return None
+        pos += 1 + n
         if pos >= end:
             return None
         n = data[pos]
-        if n == 0:
-            pos += 1
-            break
-        if n & 0xC0 or pos + 1 + n > end:
-            return None
-        label = data[pos + 1:pos + 1 + n]
-        if b"." in label or not label.isascii():
-            return None
-        labels.append(label)
-        pos += 1 + n
+    pos += 1
     if pos + 4 > end or pos - 12 > 255:
         return None
+    wire_name = data[12:pos]
+    # a label holding a dot (or a length byte that reads as one) or
+    # non-ASCII text is rare enough to leave to dnslib
+    if b"." in wire_name or not wire_name.isascii():
+        return None
     qtype, qclass = _TC.unpack_from(data, pos)
-    pos += 4
+    qend = pos + 4
     opt = None
     if ar:
-        if pos + 11 > end or data[pos] != 0:
+        if qend + 11 > end or data[qend] != 0:
             return None
-        rtype, size, ttl, rdlen = _RR.unpack_from(data, pos + 1)
-        pos += 11
-        if rtype != ans.OPT or pos + rdlen != end:
+        rtype, size, ttl, rdlen = _RR.unpack_from(data, qend + 1)
+        o = qend + 11
+        if rtype != ans.OPT or o + rdlen != end:
             return None
         options = []
-        o = pos
         while o < end:
             if o + 4 > end:
                 return None
@@ -69,43 +71,106 @@ def parse_question(data: bytes):
             options.append((code, data[o + 4:o + 4 + length]))
             o += 4 + length
         opt = (max(512, size), bool(ttl & 0x8000), tuple(options))
-        pos = end
-    if pos != end:
+    elif qend != end:
         return None
-    name = (b".".join(labels) + b".").decode("ascii")
-    return qid, flags, name, qtype, qclass, opt
+    return qid, flags, _text(wire_name), qtype, qclass, opt, data[12:qend]
+
+
+def _text(wire_name: bytes) -> str:
+    """'a.b.' from the uncompressed wire form of a name (already checked)."""
+    if len(wire_name) == 1:
+        return "."
+    out = bytearray(wire_name[1:])
+    i = wire_name[0]
+    while i < len(out):
+        step = out[i]
+        out[i] = 0x2E
+        i += step + 1
+    return out.decode("ascii")
+
+
+_PLANS: dict[str, tuple[tuple[str, bytes], ...]] = {}
+
+
+def _plan(name: str) -> tuple[tuple[str, bytes], ...]:
+    """(lower-cased suffix, wire label) for each label of a name ending in a
+    dot; kept for the names written again and again (the SOA's, SRV targets)."""
+    plan = _PLANS.get(name)
+    if plan is None:
+        lower = name.lower()
+        out = []
+        pos = 0
+        for label in name[:-1].split("."):
+            raw = label.encode()
+            out.append((lower[pos:], bytes((len(raw),)) + raw))
+            pos += len(label) + 1
+        plan = tuple(out)
+        if len(_PLANS) >= 4096:
+            _PLANS.clear()
+        _PLANS[name] = plan
+    return plan
+
+
+_SOAS: dict[tuple, bytes] = {}
+
+
+def _soa_rdata(d: tuple) -> bytes:
+    """An SOA's rdata, its two names uncompressed (allowed, and it is the
+    same few bytes in every NXDOMAIN and NODATA of the zone: kept)."""
+    rdata = _SOAS.get(d)
+    if rdata is None:
+        rdata = _wire_name(d[0]) + _wire_name(d[1]) + _SOA.pack(*d[2:7])
+        if len(_SOAS) >= 64:
+            _SOAS.clear()
+        _SOAS[d] = rdata
+    return rdata
+
+
+def _wire_name(name: str) -> bytes:
+    name = msg.fqdn(name)
+    return b"".join(raw for _, raw in _plan(name)) + b"\x00" if name != "." else b"\x00"
 
 
 class _Writer:
-    __slots__ = ("buf", "names")
+    """Appends records to a packet whose question section is in place.
 
-    def __init__(self) -> None:
+    A name is compressed against the question (a pointer to offset 12 plus
+    its position in the question name; most owners are the question itself)
+    and against the names written before it."""
+
+    __slots__ = ("buf", "names", "qname")
+
+    def __init__(self, qname: str) -> None:
         self.buf = bytearray()
         self.names: dict[str, int] = {}
+        self.qname = qname.lower()
 
     def name(self, name: str, compress: bool = True) -> None:
         buf = self.buf
-        name = name.rstrip(".")
-        if not name:
+        if name[-1:] != ".":
+            name += "."
+        q = self.qname
+        if compress and len(name) == len(q) and name.lower() == q:
+            buf += b"\xc0\x0c"  # the question's name
+            return
+        if name == ".":
             buf.append(0)
             return
-        lower = name.lower()
         names = self.names
-        pos = 0
-        while True:
-            suffix = lower[pos:]
-            if compress and suffix in names:
-                buf += struct.pack("!H", 0xC000 | names[suffix])
-                return
+        lq = len(q)
+        for suffix, raw in _plan(name):
+            if compress:
+                ptr = names.get(suffix)
+                if ptr is None and q.endswith(suffix):
+                    k = lq - len(suffix)
+                    if k == 0 or q[k - 1] == ".":
+                        ptr = 12 + k
+                if ptr is not None:
+                    buf += _PTR.pack(0xC000 | ptr)
+                    return
             if len(buf) < 0x3FFF and suffix not in names:
                 names[suffix] = len(buf)
-            dot = name.find(".", pos)
-            raw = (name[pos:] if dot < 0 else name[pos:dot]).encode()
-            buf.append(len(raw))
             buf += raw
-            if dot < 0:
-                break
-            pos = dot + 1
         buf.append(0)
 
     def rr(self, rr: ans.RR) -> None:
@@ -119,6 +184,8 @@ class _Writer:
             buf += d
         elif t == ans.A:
             buf += socket.inet_pton(socket.AF_INET, d)
+        elif t == ans.SOA:
+            buf += _soa_rdata(d)
         elif t == ans.AAAA:
             buf += socket.inet_pton(socket.AF_INET6, d)
         elif t in (ans.CNAME, ans.NS, ans.PTR):
@@ -134,23 +201,28 @@ class _Writer:
                 raw = s.encode() if isinstance(s, str) else s
                 buf.append(len(raw))
                 buf += raw
-        elif t == ans.SOA:
-            self.name(d[0])
-            self.name(d[1])
-            buf += struct.pack("!IIIII", *d[2:7])
         else:
             raise ValueError(f"cannot encode type {t}")
         struct.pack_into("!H", buf, start + 8, len(buf) - rd)
 
 
 def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer, authority, additional,
-           opt: tuple[int, bool] | None) -> bytes:
-    """A reply packet; ``flags`` is the full header flags word."""
-    w = _Writer()
+           opt: tuple[int, bool] | None, question: bytes | None = None) -> bytes:
+    """A reply packet; ``flags`` is the full header flags word and
+    ``question`` the question section as the client sent it, when known."""
+    w = _Writer(qname)
     n_ar = len(additional) + (1 if opt else 0)
-    w.buf += _H.pack(qid, flags, 1, len(answer), len(authority), n_ar)
-    w.name(qname)
-    w.buf += _TC.pack(qtype, qclass)
+    buf = w.buf
+    buf += _H.pack(qid, flags, 1, len(answer), len(authority), n_ar)
+    if question is not None:
+        buf += question
+    else:
+        for label in qname.rstrip(".").split(".") if qname != "." else ():
+            raw = label.encode()
+            buf.append(len(raw))
+            buf += raw
+        buf.append(0)
+        buf += _TC.pack(qtype, qclass)
     for rr in answer:
         w.rr(rr)
     for rr in authority:
@@ -158,5 +230,5 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer, au
     for rr in additional:
         w.rr(rr)
     if opt:
-        w.buf += b"\x00" + _RR.pack(ans.OPT, opt[0], 0x8000 if opt[1] else 0, 0)
-    return bytes(w.buf)
+        buf += b"\x00" + _RR.pack(ans.OPT, opt[0], 0x8000 if opt[1] else 0, 0)
+    return bytes(buf)

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Mapping, Sequence
 
 from . import __version__, goflags, msg
@@ -51,15 +52,15 @@ class Config:
     worker: bool = False
     hostname: str = field(default_factory=socket.gethostname)
 
-    @property
+    @cached_property
     def soa_mbox(self) -> str:
         return _mbox(self.hostmaster or "hostmaster." + self.domain)
 
-    @property
+    @cached_property
     def ns_name(self) -> str:
         return "ns.dns." + self.domain
 
-    @property
+    @cached_property
     def local_alias(self) -> str:
         return "local.dns." + self.domain
 

@@ -34,7 +34,7 @@ class Question(NamedTuple):
     cls: int = IN
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     rcode: int = NOERROR
     aa: bool = True

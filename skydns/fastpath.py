@@ -52,13 +52,15 @@ class PacketCache:
         entry = table.get(key)
         if entry is None:
             return None
-        if entry.generation != store.generation or entry.config is not config or entry.expires:
+        if entry.generation != store.generation or entry.config is not config:
             if (entry.epoch != store.epoch or entry.config is not config
-                    or (entry.expires and self.clock() >= entry.expires)
                     or any(node.version != version for node, version in entry.deps)):
                 del table[key]
                 return None
             entry.generation = store.generation  # still true after the changes since
+        if entry.expires and self.clock() >= entry.expires:
+            del table[key]
+            return None
         tails = entry.tails
         if len(tails) == 1:
             return data[:2] + tails[0]

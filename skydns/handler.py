@@ -188,7 +188,9 @@ class Handler:
         if data is not None and from_store and not reply.volatile:
             n = len(reply.answer)
             packets = [wire.build(query, _rotated(reply, k * n // turns), tcp=tcp, ra=ra) for k in range(turns)]
-            has_soa = any(rr.type == ans.SOA for rr in reply.answer + reply.authority)
+            # an SOA (whose serial is the hour) is in the authority section
+            # of NXDOMAIN/NODATA, or answers a question for SOA
+            has_soa = bool(reply.authority) or query.question.type == ans.SOA
             self.packets.put(data, tcp, [p[2:] for p in packets], reply.deps, self.state.store, cfg, has_soa, signed)
             out = packets[0]
         else:

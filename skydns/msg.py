@@ -11,6 +11,7 @@ global).  See ``shared/spec/records.md`` sections 1-3.
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -217,3 +218,16 @@ def in_domain(name: str, domain: str) -> bool:
     """Whether ``name`` is ``domain`` or below it (case-insensitive, on label boundaries)."""
     n, d = fqdn(name).lower(), fqdn(domain).lower()
     return d == "." or n == d or n.endswith("." + d)
+
+
+def address(host: str) -> tuple[int, str] | None:
+    """(4 or 6, the address as text) when ``host`` is an IP address, else
+    None (the host is a name).  Strict, as Go's net.ParseIP: dotted quads
+    without leading zeros, IPv6 without a zone."""
+    try:
+        if ":" in host:
+            return 6, socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
+        socket.inet_pton(socket.AF_INET, host)
+        return 4, host
+    except (OSError, ValueError):
+        return None

@@ -9,7 +9,6 @@ answer read (for the packet cache) and the outside lookups it needs.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Iterable
 
 from . import msg
@@ -37,9 +36,9 @@ def types_at(store: Store, name: str) -> set[int]:
     out = set()
     for leaf in leaves:
         s = leaf.service
-        ip = _ip(s.host) if s.host else None
+        ip = msg.address(s.host) if s.host else None
         if s.host:
-            out.add(CNAME if ip is None else A if ip.version == 4 else AAAA)
+            out.add(CNAME if ip is None else A if ip[0] == 4 else AAAA)
             out.add(SRV)
         if s.mail:
             out.add(MX)
@@ -58,18 +57,27 @@ class Lookup:
         self.needs: set[tuple[str, int]] = set()
         self.deps: list = []
         self.volatile = False
+        self._found: dict[str, list[Leaf] | None] = {}
+
+    def _find(self, name: str) -> list[Leaf] | None:
+        """The store's leaves at or below ``name`` (None: no such name),
+        read once per question however often the answer asks."""
+        try:
+            return self._found[name]
+        except KeyError:
+            pass
+        try:
+            found = self.store.find(parts_of(name), self.deps)
+        except msg.RecordError:
+            found = None
+        self._found[name] = found
+        return found
 
     def exists(self, name: str) -> bool:
-        try:
-            return self.store.find(parts_of(name), self.deps) is not None
-        except msg.RecordError:
-            return False
+        return self._find(name) is not None
 
     def services(self, name: str) -> list[Leaf]:
-        try:
-            return group(self.store.find(parts_of(name), self.deps) or [])
-        except msg.RecordError:
-            return []
+        return group(self._find(name) or [])
 
     def ttl(self, leaf: Leaf) -> int:
         ttl = leaf.service.ttl or self.cfg.ttl
@@ -92,10 +100,10 @@ class Lookup:
         # a CNAME must stand alone at its owner: when some leaves hold
         # addresses (a headless service, whose SRV leaves name its pods),
         # the leaves holding names are not followed
-        addressed = any(_ip(lf.service.host) is not None for lf in leaves)
+        addressed = any(msg.address(lf.service.host) is not None for lf in leaves)
         for leaf in leaves:
             host = leaf.service.host
-            ip = _ip(host)
+            ip = msg.address(host)
             if ip is None:
                 if not host or addressed:
                     continue
@@ -119,10 +127,10 @@ class Lookup:
                 elif found:
                     out.append(cname)
                     out.extend(found)
-            elif ip.version == 4 and (qtype == A or both):
-                out.append(RR(owner, A, self.ttl(leaf), str(ip)))
-            elif ip.version == 6 and (qtype == AAAA or both):
-                out.append(RR(owner, AAAA, self.ttl(leaf), str(ip)))
+            elif ip[0] == 4 and (qtype == A or both):
+                out.append(RR(owner, A, self.ttl(leaf), ip[1]))
+            elif ip[0] == 6 and (qtype == AAAA or both):
+                out.append(RR(owner, AAAA, self.ttl(leaf), ip[1]))
         return out
 
     def glue(self, target: str) -> list[RR]:
@@ -136,11 +144,6 @@ def parts_of(name: str) -> list[str]:
     return list(reversed(msg.labels(name)))
 
 
-def _ip(host: str):
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
 
 
 def group(leaves: list[Leaf]) -> list[Leaf]:
@@ -165,18 +168,18 @@ def soa(cfg: Config, now: float, owner: str, ttl: int) -> RR:
 def ns_records(owner: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
     records, extra = [], []
     for leaf in ctx.services(ctx.cfg.ns_name):
-        ip = _ip(leaf.service.host)
+        ip = msg.address(leaf.service.host)
         if ip is None:
             continue  # an NS leaf must hold the server's address
         target = ctx.leaf_name(leaf)
         records.append(RR(owner, NS, ctx.ttl(leaf), target))
-        extra.append(RR(target, A if ip.version == 4 else AAAA, ctx.ttl(leaf), str(ip)))
+        extra.append(RR(target, A if ip[0] == 4 else AAAA, ctx.ttl(leaf), ip[1]))
     return records, extra
 
 
 def cname_records(owner: str, lookup: str, ctx: Lookup) -> list[RR]:
     _, leaf = ctx.store.exact(parts_of(lookup), ctx.deps)
-    if leaf is None or not leaf.service.host or _ip(leaf.service.host) is not None:
+    if leaf is None or not leaf.service.host or msg.address(leaf.service.host) is not None:
         return []
     return [RR(owner, CNAME, ctx.ttl(leaf), msg.fqdn(leaf.service.host))]
 
@@ -204,7 +207,7 @@ def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR
         p = ctx.priority(leaf)
         weight = int(100.0 / totals[p] * (s.weight or 100))
         ttl = ctx.ttl(leaf)
-        ip = _ip(s.host)
+        ip = msg.address(s.host)
         host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
         target = msg.target_strip(host, s.targetstrip) if s.host else host
         records.append(RR(owner, SRV, ttl, (p, weight, s.port, target)))
@@ -219,7 +222,7 @@ def mx_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]
         if not s.mail:
             continue
         ttl = ctx.ttl(leaf)
-        ip = _ip(s.host)
+        ip = msg.address(s.host)
         host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
         records.append(RR(owner, MX, ttl, (ctx.priority(leaf), host)))
         extra.extend(_glue(ctx, host, ip, ttl, seen))
@@ -231,7 +234,7 @@ def _glue(ctx: Lookup, target: str, ip, ttl: int, seen: set[str]) -> list[RR]:
     the target was made from its key, else (once per target) the addresses
     the zone has for that name."""
     if ip is not None:
-        return [RR(target, A if ip.version == 4 else AAAA, ttl, str(ip))]
+        return [RR(target, A if ip[0] == 4 else AAAA, ttl, ip[1])]
     if target.lower() in seen:
         return []
     seen.add(target.lower())

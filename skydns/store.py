@@ -191,13 +191,25 @@ class Store:
         match one label), sorted by key.  ``None`` when no key exists there:
         the name does not exist.  ``deps`` collects (node, version) pairs
         whose versions move whenever this result could change."""
-        i = next((n for n, label in enumerate(parts) if label in msg.WILDCARDS), len(parts))
-        path = self._walk(parts[:i])
-        node = path[-1]
+        i = len(parts)
+        if "*" in parts or "any" in parts:
+            i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
+        node = self.root
+        found = True
+        for label in parts[:i] if i < len(parts) else parts:
+            nxt = node.children.get(label)
+            if nxt is None:
+                found = False
+                break
+            node = nxt
         if deps is not None:
             deps.append((node, node.version))  # every match, or its absence, lies under node
-        if len(path) <= i:
+        if not found:
             return None
+        if i == len(parts):
+            if not node.children:  # most names: one leaf, no subtree
+                return [node.leaf] if node.leaf is not None else []
+            return list(node.leaves())
         frontier = [node]
         for label in parts[i:]:
             if label in msg.WILDCARDS:

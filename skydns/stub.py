@@ -10,7 +10,6 @@ it is dropped, so two servers stubbing each other cannot loop.
 
 from __future__ import annotations
 
-import ipaddress
 
 from . import msg
 from .store import Store
@@ -57,11 +56,10 @@ def zones(store: Store, domain: str) -> dict[str, tuple[str, ...]]:
         zone = name[: -len(tail)].split(".", 1)
         if len(zone) < 2 or not zone[1]:
             continue
-        try:
-            ip = ipaddress.ip_address(leaf.service.host)
-        except ValueError:
+        ip = msg.address(leaf.service.host)
+        if ip is None:
             continue
         port = leaf.service.port or 53
-        server = f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+        server = f"[{ip[1]}]:{port}" if ip[0] == 6 else f"{ip[1]}:{port}"
         out.setdefault(msg.fqdn(zone[1]), []).append(server)
     return {z: tuple(s) for z, s in out.items()}

@@ -33,7 +33,7 @@ class Malformed(Exception):
         self.reply = reply
 
 
-@dataclass
+@dataclass(slots=True)
 class Query:
     id: int
     flags: int
@@ -42,6 +42,8 @@ class Query:
     udp_size: int
     do: bool
     options: tuple[tuple[int, bytes], ...] = ()
+    #: the question section as sent (copied into the reply), when it was plain
+    raw: bytes | None = None
 
 
 def header_reply(data: bytes, rcode: int) -> bytes | None:
@@ -68,10 +70,10 @@ def parse_query(data: bytes) -> Query:
         raise Malformed("opcode is not QUERY", header_reply(data, ans.NOTIMP))
     plain = codec.parse_question(data)
     if plain is not None:
-        qid, flags, name, qtype, qclass, opt = plain
+        qid, flags, name, qtype, qclass, opt, raw = plain
         if opt is None:
-            return Query(qid, flags, ans.Question(name, qtype, qclass), False, UDP_MIN, False)
-        return Query(qid, flags, ans.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2])
+            return Query(qid, flags, ans.Question(name, qtype, qclass), False, UDP_MIN, False, (), raw)
+        return Query(qid, flags, ans.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2], raw)
     try:
         record = DNSRecord.parse(data)
     except Exception as exc:  # noqa: BLE001 - dnslib raises several kinds on junk
@@ -113,11 +115,11 @@ def build(query: Query, reply: Reply, *, tcp: bool, ra: bool = True) -> bytes:
         (0x0020 if reply.ad else 0) | (reply.rcode & 0xF)  # QR, RD and CD echoed, AA, RA, AD, RCODE
     opt = (OUR_UDP_SIZE, query.do) if query.edns else None
     answer, authority, additional = reply.answer, reply.authority, reply.additional
-    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, additional, opt)
+    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, additional, opt, query.raw)
     limit = TCP_MAX if tcp else query.udp_size
     if len(data) <= limit:
         return data
-    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt)
+    data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt, query.raw)
     if len(data) <= limit:
         return data
     flags |= 0x0200
@@ -127,7 +129,7 @@ def build(query: Query, reply: Reply, *, tcp: bool, ra: bool = True) -> bytes:
         answer = answer[:keep]
         if keep == 0:
             authority = []
-        data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt)
+        data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt, query.raw)
     return data
 
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 
 from .metrics import Metrics
@@ -46,23 +47,33 @@ async def report(metrics: Metrics, every: float = 1.0) -> None:
 
 
 async def supervise(argv: list[str], count: int, metrics: Metrics) -> None:
-    """In the parent: run count-1 workers, restarting any that exits."""
-    procs: dict[int, asyncio.subprocess.Process] = {}
+    """In the parent: run count-1 workers, restarting any that exits.
+
+    Workers are started with subprocess.Popen, which on Linux spawns with
+    vfork and runs no fork handlers: the event loop's own fork-based spawn
+    runs them, and gRPC's (the etcd client) can crash the child between
+    fork and exec."""
+    loop = asyncio.get_running_loop()
+    procs: dict[int, subprocess.Popen] = {}
 
     async def run_one(index: int) -> None:
         delay = 0.5
         while True:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "skydns", *argv, "--worker", stdout=asyncio.subprocess.PIPE)
+            proc = subprocess.Popen([sys.executable, "-m", "skydns", *argv, "--worker"], stdout=subprocess.PIPE)
             procs[index] = proc
             log.info("worker %d started (pid %d)", index, proc.pid)
             assert proc.stdout is not None
-            while line := await proc.stdout.readline():
-                try:
-                    metrics.hot.workers[index] = json.loads(line)
-                except ValueError:
-                    pass
-            code = await proc.wait()
+            reader = asyncio.StreamReader()
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), proc.stdout)
+            try:
+                while line := await reader.readline():
+                    try:
+                        metrics.hot.workers[index] = json.loads(line)
+                    except ValueError:
+                        pass
+            finally:
+                transport.close()
+            code = await loop.run_in_executor(None, proc.wait)
             log.warning("worker %d (pid %d) exited with %s; restarting", index, proc.pid, code)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
@@ -74,10 +85,11 @@ async def supervise(argv: list[str], count: int, metrics: Metrics) -> None:
         for t in tasks:
             t.cancel()
         for proc in procs.values():
-            if proc.returncode is None:
+            if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in procs.values():
             try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except asyncio.TimeoutError:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()

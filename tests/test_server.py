@@ -231,7 +231,9 @@ def test_workers_share_the_port_and_report_to_the_parent(etcd, sky):
         while "worker serving" not in srv.output():
             assert time.monotonic() < deadline, srv.output()
             time.sleep(0.1)
-        (child,) = [int(p) for p in re.findall(r"worker 1 started \(pid (\d+)\)", srv.output())]
+        started = [int(p) for p in re.findall(r"worker 1 started \(pid (\d+)\)", srv.output())]
+        assert len(started) == 1, srv.output()  # started once, never restarted
+        (child,) = started
         for _ in range(200):  # new source ports each time: the kernel spreads them over both processes
             assert addresses(srv.port, "web.default.svc.cluster.local.") == ("NOERROR", ["10.0.0.1"])
         time.sleep(1.5)

@@ -1,0 +1,99 @@
+"""Propagation: a change made through the API until skydns answers it.
+
+The whole path users wait on: the fake API server (tests/fakeapi.py) sends
+the watch event, kube2sky turns it into one etcd transaction, skydns's watch
+updates its mirror and the next question gets the new address.  Each sample
+changes one Service's ClusterIP through the API and polls skydns over UDP
+until the answer carries the new address.
+
+    .venv/bin/python bench/propagation.py [--changes 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakeapi import FakeApi  # noqa: E402
+from procs import Etcd, Kube2sky, Skydns, wait_until  # noqa: E402
+
+SERVICES = 100
+
+
+def service(i: int, ip: str) -> dict:
+    return {"metadata": {"name": f"web{i}", "namespace": "default"},
+            "spec": {"clusterIP": ip, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}}
+
+
+def address(port: int, name: str, qid: int) -> str | None:
+    """The first A record of a UDP answer (None: no answer, or none in time)."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.rstrip(".").split(".")) + b"\0"
+    packet = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + b"\0\1\0\1"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        s.sendto(packet, ("127.0.0.1", port))
+        try:
+            data, _ = s.recvfrom(4096)
+        except socket.timeout:
+            return None
+    # the answer follows the echoed question; its owner is a 2-byte pointer
+    pos = 12 + len(qname) + 4
+    if struct.unpack("!H", data[6:8])[0] == 0 or len(data) < pos + 16:
+        return None
+    rtype, _, _, rdlen = struct.unpack("!HHIH", data[pos + 2:pos + 12])
+    return socket.inet_ntoa(data[pos + 12:pos + 16]) if rtype == 1 and rdlen == 4 else None
+
+
+def propagation(changes: int = 200) -> tuple[float, float]:
+    """(p50, p99) in milliseconds over ``changes`` ClusterIP changes."""
+    etcd = Etcd("propagation").start()
+    api = FakeApi().start()
+    procs = []
+    try:
+        for i in range(SERVICES):
+            api.put("services", service(i, f"10.0.{i}.1"))
+        k2s = Kube2sky(api.url, etcd.url)
+        procs.append(k2s)
+        sky = Skydns(etcd.url, "-domain=cluster.local.")
+        procs.append(sky)
+        wait_until(lambda: address(sky.port, "web0.default.svc.cluster.local.", 1) == "10.0.0.1", 30,
+                   what="kube2sky's first sync answered by skydns")
+        times = []
+        for n in range(changes):
+            i = n % SERVICES
+            ip = f"10.{1 + n // 250}.{n % 250}.{i % 250 + 1}"
+            name = f"web{i}.default.svc.cluster.local."
+            start = time.monotonic()
+            api.put("services", service(i, ip))
+            while address(sky.port, name, n & 0xFFFF) != ip:
+                if time.monotonic() - start > 10:
+                    raise RuntimeError(f"change {n} not answered within 10 s")
+            times.append(time.monotonic() - start)
+        times.sort()
+        return times[len(times) // 2] * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+    finally:
+        for p in procs:
+            p.stop()
+        api.stop()
+        etcd.cleanup()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--changes", type=int, default=200)
+    a = p.parse_args()
+    p50, p99 = propagation(a.changes)
+    print(f"propagation API -> kube2sky -> etcd -> skydns over {a.changes} changes: "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
