@@ -107,3 +107,33 @@ class Endpoints:
 
     def __str__(self) -> str:
         return self.urls[self.current]
+
+
+#: keys per range request when listing a prefix
+PAGE = 5000
+
+
+async def list_prefix(client: aetcd.Client, prefix: bytes, page: int = PAGE):
+    """The keys under ``prefix`` as pages of (key, value, lease) at one
+    revision: yields (revision, page).  Pages keep the client's peak memory
+    to one page's worth of protobuf instead of the whole listing (a 27 MB
+    reply at 200,000 keys), and every page is read at the first page's
+    revision, so together they are one consistent snapshot."""
+    await client.connect()
+    end = aetcd.utils.prefix_range_end(prefix)
+    start, revision = prefix, 0
+    while True:
+        request = aetcd.rpc.RangeRequest(key=start, range_end=end, limit=page, revision=revision)
+        try:
+            reply = await client.kvstub.Range(request, timeout=client._timeout, metadata=client.metadata)
+        except aetcd.rpc.AioRpcError as exc:
+            aetcd.exceptions._handle_exception(exc)  # the client's own errors (compaction, unavailable ...)
+            raise
+        revision = revision or reply.header.revision
+        kvs = [(kv.key, kv.value, kv.lease) for kv in reply.kvs]
+        more = reply.more
+        del reply
+        yield revision, kvs
+        if not more or not kvs:
+            return
+        start = kvs[-1][0] + b"\0"

@@ -18,7 +18,7 @@ from typing import Callable
 import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 
-from .etcd import Endpoints
+from .etcd import Endpoints, list_prefix
 from .handler import State
 from .metrics import Metrics
 from .retry import backoff
@@ -103,14 +103,17 @@ class Mirror:
                 await self._lease(client, lease, live)
 
     async def _list(self, client: aetcd.Client, prefix: bytes) -> None:
-        result = await client.get_prefix(prefix)
-        kvs = [(kv.key.decode(errors="replace"), kv.value) for kv in result.kvs]
-        errors = self.store.replace(kvs, result.header.revision)
-        self.leases = {}
+        kvs: list[tuple[str, bytes]] = []
         by_lease: dict[int, set[str]] = {}
-        for kv in result.kvs:
-            if kv.lease:
-                by_lease.setdefault(kv.lease, set()).add(kv.key.decode(errors="replace"))
+        revision = 0
+        async for revision, page in list_prefix(client, prefix):
+            for key, value, lease in page:
+                name = key.decode(errors="replace")
+                kvs.append((name, value))
+                if lease:
+                    by_lease.setdefault(lease, set()).add(name)
+        errors = self.store.replace(kvs, revision)
+        self.leases = {}
         for lease, keys in by_lease.items():
             await self._lease(client, lease, keys)
         self._logged_invalid.clear()

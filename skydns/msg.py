@@ -11,6 +11,7 @@ global).  See ``shared/spec/records.md`` sections 1-3.
 from __future__ import annotations
 
 import json
+import json.scanner
 import socket
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -40,9 +41,11 @@ class RecordError(ValueError):
     """A value or a name that cannot be a record."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Service:
-    """One leaf of the tree: the nine fields of a skydns value."""
+    """One leaf of the tree: the nine fields of a skydns value.  Treated as
+    immutable (not frozen: a frozen dataclass is several times slower to make,
+    and skydns makes one per key at start-up)."""
 
     host: str = ""
     port: int = 0
@@ -61,7 +64,7 @@ def parse(raw: bytes | str) -> Service:
     if len(raw) > MAX_VALUE:
         raise RecordError(f"value is larger than {MAX_VALUE // 1024} KiB")
     try:
-        obj = json.loads(raw)
+        obj = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
@@ -73,6 +76,24 @@ def parse(raw: bytes | str) -> Service:
             continue
         kw[name] = v if type(v) is _TYPES[name] and name not in _INT_RANGES else _check(name, v)
     return Service(**kw)
+
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def _loads(raw: bytes | str) -> object:
+    """json.loads, with a short way for the common case (an object in UTF-8
+    bytes with nothing after it); anything else, errors included, goes the
+    long way, so results and error positions are json.loads's own."""
+    if type(raw) is bytes and raw[:1] == b"{":
+        try:
+            text = raw.decode()
+            obj, end = _SCAN(text, 0)
+            if end == len(text):
+                return obj
+        except (ValueError, UnicodeDecodeError, StopIteration):
+            pass
+    return json.loads(raw)
 
 
 def _check(name: str, v: object) -> object:

@@ -26,13 +26,27 @@ from .bulk import without_gc
 _NO_CHILDREN: Mapping = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
 class Leaf:
-    key: str
-    service: msg.Service
-    depth: int
-    #: wall-clock time at which the key's etcd lease runs out, if it has one
-    expires: float | None = None
+    """One key of the tree.  Treated as immutable (a new leaf replaces it)."""
+
+    __slots__ = ("key", "service", "depth", "expires")
+
+    def __init__(self, key: str, service: msg.Service, depth: int, expires: float | None = None) -> None:
+        self.key = key
+        self.service = service
+        self.depth = depth
+        #: wall-clock time at which the key's etcd lease runs out, if it has one
+        self.expires = expires
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Leaf) and (self.key, self.service, self.depth, self.expires) == \
+            (other.key, other.service, other.depth, other.expires)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.depth))
+
+    def __repr__(self) -> str:
+        return f"Leaf({self.key!r}, {self.service!r}, {self.depth}, {self.expires!r})"
 
 
 class Node:
@@ -85,10 +99,11 @@ class Store:
                 err = self._put(key, value, None, touch=False)  # a new epoch already invalidates every cache
                 if err:
                     errors.append((key, err))
-        # The index has no reference cycles (refcounting frees a replaced one), so
-        # the cyclic collector need never walk it: without this a full collection
-        # over hundreds of thousands of leaves pauses answers for a good part of a second.
-        gc.freeze()
+            # The index has no reference cycles (refcounting frees a replaced one), so
+            # the cyclic collector need never walk it: without this a full collection
+            # over hundreds of thousands of leaves pauses answers for a good part of a
+            # second (and the first would come as soon as the collector is back on).
+            gc.freeze()
         self.revision = revision
         self.synced = True
         self.generation += 1
@@ -134,17 +149,20 @@ class Store:
             self.invalid[key] = str(exc)
             self._remove(key)
             return str(exc)
-        self.invalid.pop(key, None)
+        if self.invalid:
+            self.invalid.pop(key, None)
         node = self.root
-        path = [node]
+        path = [node] if touch else None
         for label in parts:
-            child = node.children.get(label)
+            children = node.children
+            child = children.get(label)
             if child is None:
-                if node.children is _NO_CHILDREN:
-                    node.children = {}
-                child = node.children[label] = Node()
+                if children is _NO_CHILDREN:
+                    children = node.children = {}
+                child = children[label] = Node()
             node = child
-            path.append(node)
+            if touch:
+                path.append(node)
         node.leaf = Leaf(key, service, len(parts), expires)
         if touch:
             _touch(path)
@@ -168,10 +186,12 @@ class Store:
                 break
 
     def _labels(self, key: str) -> list[str] | None:
-        try:
-            return msg.key_labels(key, self.prefix)
-        except msg.RecordError:
-            return None
+        """The key's labels below the prefix (as msg.key_labels), None when
+        it is not a key of the tree."""
+        if key.startswith(self.head) and key[len(self.head):len(self.head) + 1] == "/":
+            parts = key[len(self.head) + 1:].lower().split("/")
+            return None if "" in parts else parts
+        return [] if key == self.head else None
 
     def _walk(self, parts: list[str]) -> list[Node]:
         """The nodes from the root along ``parts`` as far as they exist: one
