@@ -137,6 +137,13 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
                   int(stats.get("Queries lost", "0").split()[0]), int(stats.get("Queries sent", "0").split()[0]))
 
 
+def median(results: list[Result]) -> Result:
+    """The run with the median rate (lost questions summed over every run)."""
+    ordered = sorted(results, key=lambda r: r.qps)
+    mid = ordered[len(ordered) // 2]
+    return Result(mid.qps, mid.mean_ms, mid.p99_ms, sum(r.lost for r in results), sum(r.sent for r in results))
+
+
 def case_variants(names: list[str], count: int, seed: int = 7) -> list[str]:
     """Distinct spellings of the same names (DNS names are case-blind): each
     is a new packet for skydns's packet cache but the same RRset for its
@@ -170,6 +177,8 @@ def main() -> int:
     p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
     p.add_argument("--scale-keys", type=int, default=200_000,
                    help="keys for the start-up/memory figures (0: skip the scale part)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="timed runs per server and workload, taken in turns (the median is shown)")
     p.add_argument("--changes", type=int, default=200, help="changes timed for propagation (0: skip)")
     p.add_argument("--only", action="append", metavar="WORKLOAD",
                    help="run only this workload (hot-a, search-nx, srv, cold, signed); repeatable")
@@ -196,7 +205,7 @@ def main() -> int:
         load(etcd.url, tree)
         print(f"loaded {len(tree)} keys ({a.records} services, 100 headless x 10 endpoints, "
               f"{len(pods)} pods) in {time.monotonic() - t:.1f}s; skydns -workers={a.workers}, "
-              f"dnsperf -c {a.clients} -q 100, {a.seconds:g}s per timed run")
+              f"dnsperf -c {a.clients} -q 100, {a.seconds:g}s per timed run, {a.rounds} rounds in turns")
         hosts_file(tree, "skydns", work / "hosts")
         sky = Skydns(etcd.url, f"-domain={DOMAIN}", f"-workers={a.workers}", "-round-robin=false")
         procs.append(sky)
@@ -232,13 +241,22 @@ def main() -> int:
                 print(f"{workload:<10} {'skydns':<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6}  "
                       f"(DO, ECDSA P-256, distinct spellings: warm signature cache, cold packet cache)", flush=True)
                 continue
-            results = {"skydns": dnsperf(sky.port, path, seconds, a.clients)}
-            if workload != "srv":
-                results["dnsmasq"] = dnsperf(dm.port, path, seconds, a.clients)
+            # the machine's speed drifts (a VM): the two servers take turns,
+            # a.rounds times, and each is given by its median round
+            rounds = 1 if seconds is None else a.rounds
+            runs: dict[str, list[Result]] = {"skydns": []} if workload == "srv" else {"skydns": [], "dnsmasq": []}
+            for _ in range(rounds):
+                for server, port in (("skydns", sky.port), ("dnsmasq", dm.port)):
+                    if server in runs:
+                        runs[server].append(dnsperf(port, path, seconds, a.clients))
+            results = {server: median(rs) for server, rs in runs.items()}
             for server, r in results.items():
                 ratio = ""
                 if server == "skydns" and "dnsmasq" in results and results["dnsmasq"].qps:
                     ratio = f"{r.qps / results['dnsmasq'].qps:.2f}x dnsmasq"
+                    if rounds > 1:
+                        ratio += " (rounds: " + ", ".join(
+                            f"{x.qps / y.qps:.2f}x" for x, y in zip(runs["skydns"], runs["dnsmasq"])) + ")"
                 elif server == "skydns":
                     ratio = "(no peer: dnsmasq has no SRV data)"
                 print(f"{workload:<10} {server:<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} "

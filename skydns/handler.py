@@ -186,8 +186,11 @@ class Handler:
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (ans.A, ans.AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), 8)
         if data is not None and from_store and not reply.volatile:
-            n = len(reply.answer)
-            packets = [wire.build(query, _rotated(reply, k * n // turns), tcp=tcp, ra=ra) for k in range(turns)]
+            if turns == 1:
+                packets = [wire.build(query, reply, tcp, ra)]
+            else:
+                n = len(reply.answer)
+                packets = [wire.build(query, _rotated(reply, k * n // turns), tcp, ra) for k in range(turns)]
             # an SOA (whose serial is the hour) is in the authority section
             # of NXDOMAIN/NODATA, or answers a question for SOA
             has_soa = bool(reply.authority) or query.question.type == ans.SOA

@@ -100,10 +100,10 @@ class Lookup:
         # a CNAME must stand alone at its owner: when some leaves hold
         # addresses (a headless service, whose SRV leaves name its pods),
         # the leaves holding names are not followed
-        addressed = any(msg.address(lf.service.host) is not None for lf in leaves)
-        for leaf in leaves:
+        ips = [msg.address(lf.service.host) for lf in leaves]
+        addressed = any(ip is not None for ip in ips)
+        for leaf, ip in zip(leaves, ips):
             host = leaf.service.host
-            ip = msg.address(host)
             if ip is None:
                 if not host or addressed:
                     continue
@@ -149,6 +149,8 @@ def parts_of(name: str) -> list[str]:
 def group(leaves: list[Leaf]) -> list[Leaf]:
     """The shortest keys carrying a ``group`` set the group; leaves of another
     group are dropped; when those shortest keys disagree, grouping is off."""
+    if len(leaves) < 2:
+        return leaves  # a single leaf is its own group
     grouped = [lf for lf in leaves if lf.service.group]
     if not grouped:
         return leaves
@@ -242,6 +244,8 @@ def _glue(ctx: Lookup, target: str, ip, ttl: int, seen: set[str]) -> list[RR]:
 
 
 def dedup(rrs: list[RR]) -> list[RR]:
+    if len(rrs) < 2:
+        return rrs
     out, seen, cnames = [], set(), set()
     for rr in rrs:
         owner = rr.name.lower()

@@ -227,8 +227,13 @@ class Store:
         if not found:
             return None
         if i == len(parts):
-            if not node.children:  # most names: one leaf, no subtree
+            children = node.children
+            if not children:
                 return [node.leaf] if node.leaf is not None else []
+            if node.leaf is None and len(children) == 1:  # most names: one hash-named leaf below
+                (child,) = children.values()
+                if not child.children and child.leaf is not None:
+                    return [child.leaf]
             return list(node.leaves())
         frontier = [node]
         for label in parts[i:]:

@@ -63,7 +63,7 @@ def header_reply(data: bytes, rcode: int) -> bytes | None:
 def parse_query(data: bytes) -> Query:
     if len(data) < 12:
         raise Malformed("shorter than a header", None)
-    flags = struct.unpack("!H", data[2:4])[0]
+    flags = data[2] << 8 | data[3]
     if flags & 0x8000:
         raise Malformed("a response, not a query", None)
     if (flags >> 11) & 0xF != 0:
@@ -107,7 +107,7 @@ def _name(label: DNSLabel) -> str:
     return ".".join(parts) + "."
 
 
-def build(query: Query, reply: Reply, *, tcp: bool, ra: bool = True) -> bytes:
+def build(query: Query, reply: Reply, tcp: bool, ra: bool = True) -> bytes:
     """The reply packet, fitted to the client's limit: the additional
     section goes first, then answers are halved until it fits, with TC set."""
     q = query.question
