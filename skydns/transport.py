@@ -27,13 +27,15 @@ class UdpServer:
     """Reads the socket directly from a reader callback.
 
     One wake-up of the event loop drains up to BURST datagrams and answers
-    each with a plain sendto: a datagram protocol costs a callback and a
-    transport call per packet, which on a cached answer is several times the
-    answer itself.  A reply the kernel will not take at once (a full send
+    them with plain sendto calls, BATCH at a time (only when questions are
+    already queued: a lone question is answered at once): a datagram
+    protocol costs a callback and a transport call per packet, which on a
+    cached answer is several times the answer itself.  A reply the kernel will not take at once (a full send
     buffer) waits in a queue flushed when the socket is writable again.
     """
 
     BURST = 64
+    BATCH = 32
     QUEUE = 4096
 
     def __init__(self, handler: Handler, sock: socket.socket) -> None:
@@ -48,25 +50,38 @@ class UdpServer:
         recv = self.sock.recvfrom
         fast = self.handler.fast
         build = self.handler.build
-        for _ in range(self.BURST):
-            try:
-                data, addr = recv(65535)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # an ICMP error from an earlier send
-                log.debug("udp error: %r", exc)
-                continue
-            out = fast(data, False)
-            if out is None:
-                out = build(data, False)
+        ready: list[tuple[bytes, object]] = []
+        try:
+            for _ in range(self.BURST):
+                try:
+                    data, addr = recv(65535)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:  # an ICMP error from an earlier send
+                    log.debug("udp error: %r", exc)
+                    continue
+                out = fast(data, False)
                 if out is None:
-                    continue
-                if not isinstance(out, bytes):
-                    task = asyncio.ensure_future(self._later(out, addr))
-                    self.tasks.add(task)
-                    task.add_done_callback(self.tasks.discard)
-                    continue
+                    out = build(data, False)
+                    if out is None:
+                        continue
+                    if not isinstance(out, bytes):
+                        task = asyncio.ensure_future(self._later(out, addr))
+                        self.tasks.add(task)
+                        task.add_done_callback(self.tasks.discard)
+                        continue
+                ready.append((out, addr))
+                if len(ready) >= self.BATCH:
+                    self._flush(ready)
+        finally:
+            self._flush(ready)
+
+    def _flush(self, ready: list) -> None:
+        # replies go out back to back: a client woken by the first is still
+        # awake for the next (one wake-up per batch, not per reply)
+        for out, addr in ready:
             self.send(out, addr)
+        ready.clear()
 
     def send(self, out: bytes, addr) -> None:
         if not self.queue:

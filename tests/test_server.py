@@ -71,6 +71,31 @@ def test_changes_visible_within_100ms(etcd, sky, step, change, want):
     assert elapsed < 0.1, f"{step}: took {elapsed * 1000:.0f} ms"
 
 
+@pytest.mark.parametrize("count", [1, 31, 32, 33, 64, 65, 300])
+def test_queued_udp_questions_all_answered(sky, count):
+    """Questions that arrive together are read in bursts and answered in
+    batches: every one gets its own answer, cached, built or NXDOMAIN."""
+    names = ["web.default.svc.cluster.local.", "good.cluster.local.", "nothing-here.cluster.local."]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.settimeout(5)
+        want = {}
+        for i in range(count):
+            m = dns.message.make_query(f"{i}.big.cluster.local." if i % 4 == 3 else names[i % 3], "A")
+            m.id = i
+            want[i] = m
+            s.sendto(m.to_wire(), ("127.0.0.1", sky.port))
+        got = {}
+        while len(got) < count:
+            data, _ = s.recvfrom(4096)
+            r = dns.message.from_wire(data)
+            got[r.id] = r
+    assert sorted(got) == list(range(count))
+    for i, r in got.items():
+        assert r.question == want[i].question
+        assert rcode(r) == ("NXDOMAIN" if i % 4 != 3 and i % 3 == 2 else "NOERROR")
+
+
 def test_tcp_several_questions_per_connection(sky):
     with socket.create_connection(("127.0.0.1", sky.port), timeout=3) as s:
         for i in range(5):
