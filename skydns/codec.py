@@ -217,12 +217,7 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer, au
     if question is not None:
         buf += question
     else:
-        for label in qname.rstrip(".").split(".") if qname != "." else ():
-            raw = label.encode()
-            buf.append(len(raw))
-            buf += raw
-        buf.append(0)
-        buf += _TC.pack(qtype, qclass)
+        buf += _wire_name(qname) + _TC.pack(qtype, qclass)
     for rr in answer:
         w.rr(rr)
     for rr in authority:
