@@ -189,14 +189,21 @@ def name_of(key: str, prefix: str = "skydns") -> str:
 def key_labels(key: str, prefix: str = "skydns") -> list[str]:
     """The labels of a key below the prefix, in key order (root side first)."""
     head = "/" + prefix.strip("/")
-    if key == head:
-        return []
+    parts = split_key(key, head)
+    if parts is not None:
+        return parts
     if not key.startswith(head + "/"):
         raise RecordError(f"key {key!r} is not under /{prefix.strip('/')}")
-    parts = key[len(head) + 1:].lower().split("/")
-    if "" in parts:
-        raise RecordError(f"key {key!r} has an empty segment")
-    return parts
+    raise RecordError(f"key {key!r} has an empty segment")
+
+
+def split_key(key: str, head: str) -> list[str] | None:
+    """key_labels for a ready-made head (``/skydns``), None instead of an
+    error: the store splits every key it loads."""
+    if key.startswith(head) and key[len(head):len(head) + 1] == "/":
+        parts = key[len(head) + 1:].lower().split("/")
+        return None if "" in parts else parts
+    return [] if key == head else None
 
 
 def domain_labels(domain: str) -> tuple[str, ...]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
@@ -186,12 +185,18 @@ class Store:
                 break
 
     def _labels(self, key: str) -> list[str] | None:
-        """The key's labels below the prefix (as msg.key_labels), None when
-        it is not a key of the tree."""
-        if key.startswith(self.head) and key[len(self.head):len(self.head) + 1] == "/":
-            parts = key[len(self.head) + 1:].lower().split("/")
-            return None if "" in parts else parts
-        return [] if key == self.head else None
+        return msg.split_key(key, self.head)
+
+    def _descend(self, parts: list[str]) -> tuple[Node, bool]:
+        """(the deepest node along ``parts``, whether it is the whole name):
+        the read side's walk, which needs no path."""
+        node = self.root
+        for label in parts:
+            nxt = node.children.get(label)
+            if nxt is None:
+                return node, False
+            node = nxt
+        return node, True
 
     def _walk(self, parts: list[str]) -> list[Node]:
         """The nodes from the root along ``parts`` as far as they exist: one
@@ -214,14 +219,7 @@ class Store:
         i = len(parts)
         if "*" in parts or "any" in parts:
             i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
-        node = self.root
-        found = True
-        for label in parts[:i] if i < len(parts) else parts:
-            nxt = node.children.get(label)
-            if nxt is None:
-                found = False
-                break
-            node = nxt
+        node, found = self._descend(parts[:i] if i < len(parts) else parts)
         if deps is not None:
             deps.append((node, node.version))  # every match, or its absence, lies under node
         if not found:
@@ -247,12 +245,10 @@ class Store:
 
     def exact(self, parts: list[str], deps: list | None = None) -> tuple[bool, Leaf | None]:
         """(whether the name exists, the leaf at exactly that key)."""
-        path = self._walk(parts)
+        node, found = self._descend(parts)
         if deps is not None:
-            deps.append((path[-1], path[-1].version))
-        if len(path) <= len(parts):
-            return False, None
-        return True, path[-1].leaf
+            deps.append((node, node.version))
+        return (True, node.leaf) if found else (False, None)
 
     def __len__(self) -> int:
         return len(self.raw)
