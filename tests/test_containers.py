@@ -1,0 +1,325 @@
+"""The containers for real: the images built (scripts/build-images on the
+local debootstrap base, no network inside a build), the seed's kube-dns pod
+run by podman with the legacy manifest's own commands, a pod's resolver
+getting answers, restarts, `podman kube play` of the modern manifests and
+docker-compose.yml brought up by podman-compose.
+
+Everything runs in podman's private storage under a temporary directory,
+with a private containers.conf (runc, ulimits this machine grants, its own
+network config), and is removed at the end.  The pods have no network but
+their own loopback (`--network none`), like a Kubernetes pod's shared
+localhost; what needs a bridge (compose) runs in a network namespace made
+by the test.  podman missing is an error, never a skip: `make setup`
+installs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+CLIENT = Path(__file__).resolve().parent / "containers" / "client.py"
+LEGACY = REPO / "manifests" / "legacy" / "kube-dns-rc.yaml"
+MODERN = REPO / "manifests" / "modern"
+COMPOSE = REPO / "docker-compose.yml"
+BASE = "localhost/skydns-base:bookworm"
+STACK = "localhost/skydns-stack:latest"
+ETCD = "localhost/skydns-etcd:latest"
+SEARCH = "default.svc.cluster.local svc.cluster.local cluster.local"
+#: a custom host, written into etcd with `skydnsctl add` as an operator would
+CUSTOM = ("registry.cluster.local", "10.0.9.9")
+STARTED = time.monotonic()
+
+
+def _limit(kind: int) -> int:
+    """A ulimit the runtime can set here: no more than this machine's hard
+    limit (root has no CAP_SYS_RESOURCE here), and no more than podman's
+    own processes get (conmon runs with nproc 32768)."""
+    hard = resource.getrlimit(kind)[1]
+    return 16384 if hard == resource.RLIM_INFINITY else min(hard, 16384)
+
+
+class Podman:
+    """podman with private storage, runtime and network configuration."""
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("podman")
+        if self.binary is None:
+            raise RuntimeError("podman is not installed: run `make setup` (Debian packages podman runc)")
+        self.dir = Path(tempfile.mkdtemp(prefix="skydns-podman-"))
+        self.dir.chmod(0o755)
+        for sub in ("root", "run", "tmp", "networks"):
+            (self.dir / sub).mkdir()
+        # names the manifests and the compose file use for other pods, as a
+        # cluster's DNS would have them (used by `kube play`, see below)
+        (self.dir / "hosts").write_text("127.0.0.1 localhost\n127.0.0.1 kube-dns-etcd.kube-system.svc\n")
+        nofile, nproc = _limit(resource.RLIMIT_NOFILE), _limit(resource.RLIMIT_NPROC)
+        (self.dir / "containers.conf").write_text(f"""\
+[containers]
+default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]
+base_hosts_file = "{self.dir}/hosts"
+[network]
+network_config_dir = "{self.dir}/networks"
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "{self.dir}/tmp"
+""")
+        (self.dir / "storage.conf").write_text(f"""\
+[storage]
+driver = "overlay"
+graphroot = "{self.dir}/root"
+runroot = "{self.dir}/run"
+""")
+        self.env = dict(os.environ, CONTAINERS_CONF=str(self.dir / "containers.conf"),
+                        CONTAINERS_STORAGE_CONF=str(self.dir / "storage.conf"))
+        self.ulimits = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 120, prefix: tuple = ()) -> subprocess.CompletedProcess:
+        out = subprocess.run([*prefix, self.binary, *args], capture_output=True, text=True, timeout=timeout,
+                             env=self.env, stdin=subprocess.DEVNULL)
+        if check and out.returncode != 0:
+            raise AssertionError(f"podman {' '.join(args)} -> {out.returncode}\n{out.stdout}\n{out.stderr}")
+        return out
+
+    def __call__(self, *args: str, **kw) -> str:
+        return self.run(*args, **kw).stdout.strip()
+
+    def cleanup(self) -> None:
+        for args in (("pod", "rm", "--all", "--force", "--time", "0"), ("rm", "--all", "--force", "--time", "0"),
+                     ("volume", "rm", "--all", "--force"), ("system", "reset", "--force")):
+            self.run(*args, check=False, timeout=300)
+        subprocess.run(["umount", "-R", str(self.dir / "root" / "overlay")], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def podman():
+    p = Podman()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture(scope="module")
+def images(podman):
+    """The two images, built by the same script as `make image`; the
+    manifests' and compose file's image names point at them."""
+    start = time.monotonic()
+    env = dict(podman.env, PYTHON=sys.executable, ENGINE="podman")
+    out = subprocess.run([str(REPO / "scripts" / "build-images")], capture_output=True, text=True,
+                         timeout=1200, env=env, cwd=REPO, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == [STACK, ETCD]
+    built = time.monotonic() - start
+    sizes = {img: int(podman("image", "inspect", "--format", "{{.Size}}", img)) for img in (BASE, STACK, ETCD)}
+    print(f"\nimages built in {built:.1f}s: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sizes.items()))
+    # what users would pull, named as the manifests and the compose file name it
+    for name, img in (("quay.io/coreos/etcd:v3.4.34", ETCD), ("localhost/skydns-stack:0.1.0", STACK)):
+        podman("tag", img, name)
+    return sizes
+
+
+def test_images_are_what_the_issue_asks(podman, images):
+    stack = json.loads(podman("image", "inspect", STACK))[0]["Config"]
+    assert stack["User"] == "10001:10001"
+    out = podman("run", "--rm", "--network", "none", STACK, "sh", "-c",
+                 'getcap "$(readlink -f "$(command -v python3)")"; id -u; for p in skydns kube2sky skydnsctl; do command -v $p; done;'
+                 " python3 -c 'import skydns, kube2sky'").splitlines()
+    assert out[0] == "/opt/skydns/bin/python3 cap_net_bind_service=ep", out
+    assert out[1:] == ["10001", "/opt/skydns/bin/skydns", "/opt/skydns/bin/kube2sky", "/opt/skydns/bin/skydnsctl"]
+    # only the venv's interpreter has the capability: not the system's
+    assert podman("run", "--rm", "--network", "none", STACK, "sh", "-c",
+                  "getcap /usr/bin/python3.11; echo end") == "end"
+    etcd = podman("run", "--rm", "--network", "none", ETCD, "sh", "-c",
+                  "id -u; readlink -f /usr/local/bin/etcd; /usr/local/bin/etcd --version | head -n1").splitlines()
+    assert etcd[:2] == ["10001", "/usr/bin/etcd"] and etcd[2].startswith("etcd Version: 3."), etcd
+
+
+# -- the seed's kube-dns pod -------------------------------------------------
+
+
+def manifest_commands() -> dict[str, list[str]]:
+    rc = yaml.safe_load(LEGACY.read_text())
+    return {c["name"]: c["command"] + c.get("args", []) for c in rc["spec"]["template"]["spec"]["containers"]}
+
+
+def legacy_containers() -> dict[str, dict]:
+    rc = yaml.safe_load(LEGACY.read_text())
+    return {c["name"]: c for c in rc["spec"]["template"]["spec"]["containers"]}
+
+
+class Pod:
+    """A pod of containers sharing one loopback, and a client in it."""
+
+    def __init__(self, podman: Podman, name: str) -> None:
+        self.podman = podman
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.dir = podman.dir / self.name
+        self.dir.mkdir()
+        (self.dir / "resolv.conf").write_text(f"search {SEARCH}\noptions ndots:5\nnameserver 127.0.0.1\n")
+        shutil.copy(CLIENT, self.dir / "client.py")
+        for f in self.dir.iterdir():
+            f.chmod(0o644)
+        self.dir.chmod(0o755)
+
+    def create(self) -> "Pod":
+        self.podman("pod", "create", "--network", "none", "--name", self.name)
+        return self
+
+    def ctr(self, name: str) -> str:
+        return f"{self.name}-{name}"
+
+    def client(self, *ops: str, timeout: float = 120) -> dict:
+        """A container of the pod with a pod's resolv.conf asks (client.py)."""
+        out = self.podman("run", "--rm", "--pod", self.name, "--pull", "never",
+                          "-v", f"{self.dir}/resolv.conf:/etc/resolv.conf:ro",
+                          "-v", f"{self.dir}/client.py:/client.py:ro",
+                          BASE, "python3", "/client.py", *ops, timeout=timeout)
+        return json.loads(out.splitlines()[-1])
+
+    def logs(self) -> str:
+        out = []
+        for c in self.podman("ps", "-a", "--pod", "--filter", f"pod={self.name}", "--format", "{{.Names}}").split():
+            out.append(f"--- {c}\n" + self.podman.run("logs", "--tail", "40", c, check=False).stdout
+                       + self.podman.run("logs", "--tail", "40", c, check=False).stderr)
+        return "\n".join(out)
+
+    def status(self, name: str) -> dict:
+        """The Uid and capability lines of the container's first process."""
+        text = self.podman("exec", self.ctr(name), "cat", "/proc/1/status")
+        return {k: v.split() for k, v in (line.split(":", 1) for line in text.splitlines())
+                if k in ("Uid", "CapInh", "CapPrm", "CapEff", "CapAmb", "NoNewPrivs")}
+
+    def remove(self) -> None:
+        self.podman.run("pod", "rm", "--force", "--time", "0", self.name, check=False)
+
+
+def wait_answers(pod: Pod, ops: list[str], want: dict, limit: float = 30) -> float:
+    start = time.monotonic()
+    while True:
+        got = pod.client(*ops)
+        if got == want:
+            return time.monotonic() - start
+        if time.monotonic() - start > limit:
+            raise AssertionError(f"still {got}\nwant {want}\n{pod.logs()}")
+        time.sleep(0.5)
+
+
+NAMES = ["hosts", "web", "hosts", "db", "hosts", "db-0.db", "hosts", CUSTOM[0],
+         "srv", "_http._tcp.web.default.svc.cluster.local", "srv", "_pg._tcp.db.default.svc.cluster.local"]
+ANSWERS = {"hosts web": ["10.0.0.10"], "hosts db": ["10.1.0.1", "10.1.0.2"], "hosts db-0.db": ["10.1.0.1"],
+           f"hosts {CUSTOM[0]}": [CUSTOM[1]],
+           "srv _http._tcp.web.default.svc.cluster.local": ["10 100 80 web.default.svc.cluster.local."],
+           "srv _pg._tcp.db.default.svc.cluster.local": ["10 50 5432 db-0.db.default.svc.cluster.local.",
+                                                         "10 50 5432 db-1.db.default.svc.cluster.local."]}
+
+
+def test_legacy_pod(podman, images):
+    """The kube-dns-v9 pod: etcd, kube2sky and skydns with the manifest's
+    commands, a client with a pod's resolv.conf, restarts."""
+    spec = legacy_containers()
+    cmds = manifest_commands()
+    # kube2sky's source: the cluster file mounted into the pod instead of the seed's master
+    k2s = [a for a in cmds["kube2sky"] if not a.startswith("--kube_master_url=")]
+    assert len(k2s) == len(cmds["kube2sky"]) - 1
+    k2s.append("--from-file=/cluster/cluster.yaml")
+
+    pod = Pod(podman, "kube-dns-v9").create()
+    cluster = pod.dir / "cluster"
+    cluster.mkdir(mode=0o755)
+    shutil.copy(REPO / "examples" / "cluster.yaml", cluster / "cluster.yaml")
+    (cluster / "cluster.yaml").chmod(0o644)
+    volume = f"{pod.name}-etcd-storage"  # the emptyDir
+    podman("volume", "create", volume)
+    mount = spec["etcd"]["volumeMounts"][0]["mountPath"]
+
+    def start(name: str, command: list[str], *opts: str) -> None:
+        podman("run", "-d", "--pod", pod.name, "--name", pod.ctr(name), "--pull", "never", *opts,
+               "--entrypoint", command[0], spec[name]["image"], *command[1:])
+
+    try:
+        t0 = time.monotonic()
+        start("etcd", cmds["etcd"], "-v", f"{volume}:{mount}")
+        start("kube2sky", k2s, "-v", f"{cluster}:/cluster:ro")
+        start("skydns", cmds["skydns"])
+        ready = pod.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
+        assert isinstance(ready["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
+            f"{ready}\n{pod.logs()}"
+        start_to_ready = time.monotonic() - t0
+        print(f"\nlegacy pod: start to ready {start_to_ready:.1f}s (three containers, both /readiness 200)")
+
+        # each container runs as uid 10001, with no capability handed to it:
+        # skydns's port 53 comes from the file capability of the venv's python
+        for name in ("etcd", "kube2sky", "skydns"):
+            inspect = json.loads(podman("inspect", pod.ctr(name)))[0]
+            assert inspect["HostConfig"]["CapAdd"] in (None, []), inspect["HostConfig"]["CapAdd"]
+            st = pod.status(name)
+            assert st["Uid"] == ["10001"] * 4, (name, st)
+            assert int(st["CapAmb"][0], 16) == 0 and int(st["CapInh"][0], 16) == 0, (name, st)
+        assert int(pod.status("skydns")["CapEff"][0], 16) == 1 << 10  # CAP_NET_BIND_SERVICE alone
+        assert int(pod.status("etcd")["CapEff"][0], 16) == 0
+
+        # a custom host, as an operator adds one (issue 14's config map is not on main)
+        podman("run", "--rm", "--pod", pod.name, "--pull", "never", STACK, "skydnsctl",
+               "--machines=http://127.0.0.1:2379", "add", *CUSTOM)
+        got = pod.client("listening", "53", "listening", "8080", "listening", "8081", "listening", "4001")
+        assert got == {"listening 53": ["tcp", "udp"], "listening 8080": ["tcp"], "listening 8081": ["tcp"],
+                       "listening 4001": ["tcp"]}, got
+        wait_answers(pod, NAMES, ANSWERS)
+        # --legacy-names from the manifest: <svc>.<ns>.<domain> too
+        assert pod.client("a", "web.default.cluster.local") == {"a web.default.cluster.local": ["10.0.0.10"]}
+        before = pod.client("keys", "/skydns/")["keys /skydns/"]
+        assert any(k.startswith("/skydns/local/cluster/registry") for k in before) and len(before) > 10, before
+
+        # the cluster file changes: the pod's resolver follows
+        text = (cluster / "cluster.yaml").read_text()
+        assert "clusterIP: 10.0.0.10" in text
+        (cluster / "new.yaml").write_text(text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.11"))
+        (cluster / "new.yaml").chmod(0o644)
+        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
+        wait_answers(pod, ["hosts", "web"], {"hosts web": ["10.0.0.11"]})
+        (cluster / "new.yaml").write_text(text)
+        (cluster / "new.yaml").chmod(0o644)
+        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
+        wait_answers(pod, NAMES, ANSWERS)
+
+        # skydns killed: no answers; started again: answers, etcd's data as it was
+        podman("kill", pod.ctr("skydns"))
+        assert pod.client("a", "web.default.svc.cluster.local") == {"a web.default.svc.cluster.local": None}
+        t1 = time.monotonic()
+        podman("start", pod.ctr("skydns"))
+        again = pod.client("ready", "http://127.0.0.1:8080/readiness")
+        assert isinstance(again["ready http://127.0.0.1:8080/readiness"], float), f"{again}\n{pod.logs()}"
+        print(f"skydns restarted: ready in {time.monotonic() - t1:.1f}s")
+        wait_answers(pod, NAMES, ANSWERS, limit=10)
+        assert pod.client("keys", "/skydns/")["keys /skydns/"] == before
+
+        # etcd killed: skydns answers from its mirror
+        podman("kill", pod.ctr("etcd"))
+        assert podman("inspect", "--format", "{{.State.Running}}", pod.ctr("etcd")) == "false"
+        assert pod.client(*NAMES) == ANSWERS
+        assert podman("inspect", "--format", "{{.State.Running}}", pod.ctr("skydns")) == "true"
+
+        # etcd back on its volume (the emptyDir outlives a container restart): the same tree
+        podman("start", pod.ctr("etcd"))
+        assert isinstance(pod.client("ready", "http://127.0.0.1:2379/health")["ready http://127.0.0.1:2379/health"], float)
+        assert pod.client("keys", "/skydns/")["keys /skydns/"] == before
+    except AssertionError:
+        print(pod.logs())
+        raise
+    finally:
+        pod.remove()
+        podman.run("volume", "rm", "--force", volume, check=False)
