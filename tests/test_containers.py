@@ -86,13 +86,19 @@ runroot = "{self.dir}/run"
 """)
         self.env = dict(os.environ, CONTAINERS_CONF=str(self.dir / "containers.conf"),
                         CONTAINERS_STORAGE_CONF=str(self.dir / "storage.conf"))
-        self.ulimits = ["--ulimit", f"nofile={nofile}:{nofile}", "--ulimit", f"nproc={nproc}:{nproc}"]
+        # every podman command runs in a network namespace of the test's own:
+        # the bridges, addresses and port forwards that `kube play` and
+        # podman-compose make live there, never in the machine's
+        self.netns = f"skydns-test-{uuid.uuid4().hex[:8]}"
+        subprocess.run(["ip", "netns", "add", self.netns], check=True)
+        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True)
+        self.nsenter = ["nsenter", f"--net=/run/netns/{self.netns}"]
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120, prefix: tuple = ()) -> subprocess.CompletedProcess:
-        out = subprocess.run([*prefix, self.binary, *args], capture_output=True, text=True, timeout=timeout,
-                             env=self.env, stdin=subprocess.DEVNULL)
+    def run(self, *args: str, check: bool = True, timeout: float = 120, tool: str | None = None) -> subprocess.CompletedProcess:
+        out = subprocess.run([*self.nsenter, tool or self.binary, *args], capture_output=True, text=True,
+                             timeout=timeout, env=self.env, stdin=subprocess.DEVNULL)
         if check and out.returncode != 0:
-            raise AssertionError(f"podman {' '.join(args)} -> {out.returncode}\n{out.stdout}\n{out.stderr}")
+            raise AssertionError(f"{tool or 'podman'} {' '.join(args)} -> {out.returncode}\n{out.stdout}\n{out.stderr}")
         return out
 
     def __call__(self, *args: str, **kw) -> str:
@@ -103,6 +109,7 @@ runroot = "{self.dir}/run"
                      ("volume", "rm", "--all", "--force"), ("system", "reset", "--force")):
             self.run(*args, check=False, timeout=300)
         subprocess.run(["umount", "-R", str(self.dir / "root" / "overlay")], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -323,3 +330,176 @@ def test_legacy_pod(podman, images):
     finally:
         pod.remove()
         podman.run("volume", "rm", "--force", volume, check=False)
+
+
+# -- manifests/modern/ played by podman ----------------------------------------
+
+
+def played_copies(cluster_dir: Path) -> tuple[list[dict], dict]:
+    """What `podman kube play` (4.3) can be given of manifests/modern/.
+
+    It plays Pod, Deployment and PersistentVolumeClaim and nothing else:
+    rbac.yaml (ServiceAccount, ClusterRole, ClusterRoleBinding) and the
+    Services, the PodDisruptionBudget and the StatefulSet are refused or
+    ignored.  So the StatefulSet's pod template is played as its pod
+    `kube-dns-etcd-0`, with its volumeClaimTemplate as a PVC; the Service
+    name `kube-dns-etcd.kube-system.svc` is given to the pods through the
+    hosts file (containers.conf's base_hosts_file), as cluster DNS would
+    answer it.  The Deployment is played as written except for: the
+    containerPorts (podman publishes each on the same port of the host, so
+    two replicas collide on port 53, which Kubernetes never does), `$(POD_NAME)`
+    in args (podman does not expand it: both replicas would have the one id
+    "$(POD_NAME)"; kube2sky's default id, hostname-pid, is unique), and
+    kube2sky's source, switched to the cluster file as in the legacy pod.
+    """
+    sts = next(d for d in yaml.safe_load_all((MODERN / "etcd.yaml").read_text()) if d["kind"] == "StatefulSet")
+    name = sts["metadata"]["name"]
+    docs, claims = [], []
+    for t in sts["spec"]["volumeClaimTemplates"]:
+        claim = f"{t['metadata']['name']}-{name}-0"
+        docs.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim},
+                     "spec": t["spec"]})
+        claims.append({"name": t["metadata"]["name"], "persistentVolumeClaim": {"claimName": claim}})
+    template = sts["spec"]["template"]
+    template["spec"].setdefault("volumes", []).extend(claims)
+    docs.append({"apiVersion": "v1", "kind": "Pod", "metadata": {**template["metadata"], "name": f"{name}-0",
+                                                                  "namespace": sts["metadata"]["namespace"]},
+                 "spec": template["spec"]})
+    dep = next(d for d in yaml.safe_load_all((MODERN / "kube-dns.yaml").read_text()) if d["kind"] == "Deployment")
+    for c in dep["spec"]["template"]["spec"]["containers"]:
+        c.pop("ports", None)
+        c["args"] = [a for a in c.get("args", []) if "$(" not in a]
+        if c["name"] == "kube2sky":
+            c["args"].append("--from-file=/cluster/cluster.yaml")
+            c.setdefault("volumeMounts", []).append({"name": "cluster", "mountPath": "/cluster", "readOnly": True})
+    dep["spec"]["template"]["spec"].setdefault("volumes", []).append(
+        {"name": "cluster", "hostPath": {"path": str(cluster_dir), "type": "Directory"}})
+    return docs, dep
+
+
+def test_modern_manifests_played(podman, images):
+    # what podman refuses outright
+    for f in ("rbac.yaml", "etcd.yaml"):
+        out = podman.run("kube", "play", "--start=false", str(MODERN / f), check=False)
+        assert out.returncode != 0 and "does not contain any supported kube kind" in out.stderr, out.stderr
+
+    work = podman.dir / "modern"
+    cluster = work / "cluster"
+    cluster.mkdir(parents=True)
+    shutil.copy(REPO / "examples" / "cluster.yaml", cluster / "cluster.yaml")
+    for d, mode in ((work, 0o755), (cluster, 0o755), (cluster / "cluster.yaml", 0o644)):
+        d.chmod(mode)
+    etcd_docs, dep = played_copies(cluster)
+    (work / "etcd.yaml").write_text(yaml.safe_dump_all(etcd_docs))
+    (work / "kube-dns.yaml").write_text(yaml.safe_dump(dep))
+    replicas = dep["spec"]["replicas"]
+    pods = [f"{dep['metadata']['name']}-pod-{i}" for i in range(replicas)]
+    clients = []
+    try:
+        t0 = time.monotonic()
+        podman("kube", "play", str(work / "etcd.yaml"))
+        ip = podman("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                    "kube-dns-etcd-0-etcd")
+        assert ip, "the etcd pod has no address"
+        hosts = podman.dir / "hosts"
+        hosts.write_text(hosts.read_text().replace("127.0.0.1 kube-dns-etcd", f"{ip} kube-dns-etcd"))
+        podman("kube", "play", str(work / "kube-dns.yaml"))
+        names = podman("pod", "ps", "--format", "{{.Name}}").split()
+        assert set(pods) <= set(names), names
+        for name in pods:
+            c = Pod(podman, name)
+            c.name = name  # the played pod itself
+            clients.append(c)
+        for c in clients:
+            got = c.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
+            assert isinstance(got["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
+                f"{c.name}: {got}\n{c.logs()}"
+        print(f"\nmodern: etcd pod and {replicas} kube-dns replicas played, ready in {time.monotonic() - t0:.1f}s")
+
+        # securityContext as played: uid 10001, no privilege escalation, a
+        # read-only root, and port 53 bound through the file capability
+        for c in clients:
+            for ctr in ("kube2sky", "skydns"):
+                st = c.status(ctr)
+                assert st["Uid"] == ["10001"] * 4 and st["NoNewPrivs"] == ["1"], (c.name, ctr, st)
+                assert int(st["CapAmb"][0], 16) == 0, (c.name, ctr, st)
+                assert podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", c.ctr(ctr)) == "true"
+            assert c.client("listening", "53") == {"listening 53": ["tcp", "udp"]}
+        assert c.status("skydns")["CapEff"] == ["0000000000000400"]
+
+        podman("run", "--rm", "--pod", pods[0], "--pull", "never", STACK, "skydnsctl",
+               "--machines=http://kube-dns-etcd.kube-system.svc:2379", "add", *CUSTOM)
+        for c in clients:
+            wait_answers(c, NAMES, {k: v for k, v in ANSWERS.items()})
+
+        # one kube2sky writes (the etcd lease); stopped, the other takes over
+        logs = {}
+        for c in clients:
+            out = podman.run("logs", c.ctr("kube2sky"), check=False)
+            logs[c.name] = out.stdout + out.stderr
+        leaders = [n for n, text in logs.items() if "leading" in text]
+        assert len(leaders) == 1, logs
+        leader = next(c for c in clients if c.name == leaders[0])
+        other = next(c for c in clients if c is not leader)
+        podman("stop", "--time", "5", leader.ctr("kube2sky"))
+        text = (cluster / "cluster.yaml").read_text()
+        (cluster / "new.yaml").write_text(text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.12"))
+        (cluster / "new.yaml").chmod(0o644)
+        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
+        ttl = float(next(a.split("=", 1)[1] for c in dep["spec"]["template"]["spec"]["containers"]
+                         if c["name"] == "kube2sky" for a in c["command"] if a.startswith("--lease-ttl=")))
+        took = wait_answers(other, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=ttl + 15)
+        wait_answers(leader, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=5)
+        print(f"modern: the other kube2sky took over and both skydns answer the change in {took:.1f}s"
+              f" (lease ttl {ttl:.0f}s)")
+    except AssertionError:
+        for c in clients:
+            print(c.logs())
+        raise
+    finally:
+        for name in [*pods, "kube-dns-etcd-0"]:
+            podman.run("pod", "rm", "--force", "--time", "0", name, check=False)
+        podman.run("volume", "rm", "--force", f"data-kube-dns-etcd-0", check=False)
+
+
+# -- docker-compose.yml brought up by podman-compose ----------------------------
+
+
+def test_compose_file_with_podman_compose(podman, images):
+    """podman-compose (Debian's) runs the compose file as written: its
+    network with name resolution between services, the named volume, the
+    published port 127.0.0.1:1053, all inside the test's network namespace.
+    podman-compose 1.0.3 leaves `${KUBE_MASTER_URL:-}` (an empty default)
+    unexpanded; kube2sky reads the cluster file then and ignores it."""
+    tool = shutil.which("podman-compose")
+    assert tool, "podman-compose is not installed: run `make setup`"
+    project = f"skydns-compose-{uuid.uuid4().hex[:6]}"
+    args = ["-p", project, "-f", str(COMPOSE)]
+    doc = yaml.safe_load(COMPOSE.read_text())
+    assert "cap_add" not in doc["services"]["skydns"], "port 53 needs no capability handed to the container"
+    try:
+        t0 = time.monotonic()
+        podman(*args, "up", "-d", "--no-build", tool=tool, timeout=300)
+        ctrs = {s: f"{project}_{s}_1" for s in doc["services"]}
+        for s, c in ctrs.items():
+            assert podman("inspect", "--format", "{{.State.Running}}", c) == "true", podman.run("logs", c).stderr
+
+        def dig(*q):
+            out = subprocess.run([*podman.nsenter, "dig", "@127.0.0.1", "-p", "1053", "+short", "+time=1", "+tries=1", *q],
+                                 capture_output=True, text=True, timeout=30)
+            return sorted(out.stdout.split("\n")[:-1]) if out.returncode == 0 and not out.stdout.startswith(";;") else None
+
+        deadline = time.monotonic() + 60
+        while dig("web.default.svc.cluster.local") != ["10.0.0.10"]:
+            assert time.monotonic() < deadline, "\n".join(podman.run("logs", c, check=False).stderr[-2000:]
+                                                          for c in ctrs.values())
+            time.sleep(0.5)
+        print(f"\ncompose: up and answering on 127.0.0.1:1053 in {time.monotonic() - t0:.1f}s")
+        assert dig("+tcp", "SRV", "_pg._tcp.db.default.svc.cluster.local") == [
+            "10 50 5432 db-0.db.default.svc.cluster.local.", "10 50 5432 db-1.db.default.svc.cluster.local."]
+        assert dig("db.default.svc.cluster.local") == ["10.1.0.1", "10.1.0.2"]
+        for s in ("kube2sky", "skydns"):
+            assert podman("exec", ctrs[s], "id", "-u") == "10001"
+        assert podman("exec", ctrs["skydns"], "grep", "CapAmb", "/proc/1/status").split()[1] == "0000000000000000"
+    finally:
+        podman.run(*args, "down", "-v", tool=tool, check=False, timeout=300)
