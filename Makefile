@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup test run bench clean
+# the images: localhost/skydns-stack:latest and localhost/skydns-etcd:latest,
+# on a local Debian base made with debootstrap (no registry), or BASE=python:3.11-slim
+BASE   ?= localhost/skydns-base:bookworm
+
+.PHONY: setup test run bench image clean
 
 setup: $(STAMP)
 
@@ -24,5 +28,8 @@ run: setup
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+image: setup
+	BASE=$(BASE) PYTHON=$(BIN)/python ./scripts/build-images
+
 clean:
-	rm -rf $(VENV) .run .pytest_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .hypothesis dist

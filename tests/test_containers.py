@@ -114,14 +114,31 @@ runroot = "{self.dir}/run"
 
 
 @pytest.fixture(scope="module")
-def podman():
+def report(request):
+    """Lines for the terminal, written when the module ends (pytest's
+    capture would hide a print): image sizes, start-to-ready times, and the
+    whole module's run time."""
+    lines: list[str] = []
+    start = time.monotonic()
+    yield lines.append
+    lines.append(f"container tests: {time.monotonic() - start:.0f}s in all (images, pods, compose, clean-up)")
+    terminal = request.config.pluginmanager.getplugin("terminalreporter")
+    for line in ["", *lines]:
+        if terminal is not None:
+            terminal.write_line(line)
+        else:
+            print(line)
+
+
+@pytest.fixture(scope="module")
+def podman(report):
     p = Podman()
     yield p
     p.cleanup()
 
 
 @pytest.fixture(scope="module")
-def images(podman):
+def images(podman, report):
     """The two images, built by the same script as `make image`; the
     manifests' and compose file's image names point at them."""
     start = time.monotonic()
@@ -132,7 +149,7 @@ def images(podman):
     assert out.stdout.split() == [STACK, ETCD]
     built = time.monotonic() - start
     sizes = {img: int(podman("image", "inspect", "--format", "{{.Size}}", img)) for img in (BASE, STACK, ETCD)}
-    print(f"\nimages built in {built:.1f}s: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sizes.items()))
+    report(f"images built in {built:.1f}s: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sizes.items()))
     # what users would pull, named as the manifests and the compose file name it
     for name, img in (("quay.io/coreos/etcd:v3.4.34", ETCD), ("localhost/skydns-stack:0.1.0", STACK)):
         podman("tag", img, name)
@@ -234,7 +251,7 @@ ANSWERS = {"hosts web": ["10.0.0.10"], "hosts db": ["10.1.0.1", "10.1.0.2"], "ho
                                                          "10 50 5432 db-1.db.default.svc.cluster.local."]}
 
 
-def test_legacy_pod(podman, images):
+def test_legacy_pod(podman, images, report):
     """The kube-dns-v9 pod: etcd, kube2sky and skydns with the manifest's
     commands, a client with a pod's resolv.conf, restarts."""
     spec = legacy_containers()
@@ -266,7 +283,7 @@ def test_legacy_pod(podman, images):
         assert isinstance(ready["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
             f"{ready}\n{pod.logs()}"
         start_to_ready = time.monotonic() - t0
-        print(f"\nlegacy pod: start to ready {start_to_ready:.1f}s (three containers, both /readiness 200)")
+        report(f"legacy pod: start to ready {start_to_ready:.1f}s (three containers, both /readiness 200)")
 
         # each container runs as uid 10001, with no capability handed to it:
         # skydns's port 53 comes from the file capability of the venv's python
@@ -310,7 +327,7 @@ def test_legacy_pod(podman, images):
         podman("start", pod.ctr("skydns"))
         again = pod.client("ready", "http://127.0.0.1:8080/readiness")
         assert isinstance(again["ready http://127.0.0.1:8080/readiness"], float), f"{again}\n{pod.logs()}"
-        print(f"skydns restarted: ready in {time.monotonic() - t1:.1f}s")
+        report(f"legacy pod: skydns killed and started again: ready in {time.monotonic() - t1:.1f}s")
         wait_answers(pod, NAMES, ANSWERS, limit=10)
         assert pod.client("keys", "/skydns/")["keys /skydns/"] == before
 
@@ -377,7 +394,7 @@ def played_copies(cluster_dir: Path) -> tuple[list[dict], dict]:
     return docs, dep
 
 
-def test_modern_manifests_played(podman, images):
+def test_modern_manifests_played(podman, images, report):
     # what podman refuses outright
     for f in ("rbac.yaml", "etcd.yaml"):
         out = podman.run("kube", "play", "--start=false", str(MODERN / f), check=False)
@@ -414,7 +431,7 @@ def test_modern_manifests_played(podman, images):
             got = c.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
             assert isinstance(got["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
                 f"{c.name}: {got}\n{c.logs()}"
-        print(f"\nmodern: etcd pod and {replicas} kube-dns replicas played, ready in {time.monotonic() - t0:.1f}s")
+        report(f"modern: etcd pod and {replicas} kube-dns replicas played, ready in {time.monotonic() - t0:.1f}s")
 
         # securityContext as played: uid 10001, no privilege escalation, a
         # read-only root, and port 53 bound through the file capability
@@ -450,7 +467,7 @@ def test_modern_manifests_played(podman, images):
                          if c["name"] == "kube2sky" for a in c["command"] if a.startswith("--lease-ttl=")))
         took = wait_answers(other, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=ttl + 15)
         wait_answers(leader, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=5)
-        print(f"modern: the other kube2sky took over and both skydns answer the change in {took:.1f}s"
+        report(f"modern: the other kube2sky took over and both skydns answer the change in {took:.1f}s"
               f" (lease ttl {ttl:.0f}s)")
     except AssertionError:
         for c in clients:
@@ -465,7 +482,7 @@ def test_modern_manifests_played(podman, images):
 # -- docker-compose.yml brought up by podman-compose ----------------------------
 
 
-def test_compose_file_with_podman_compose(podman, images):
+def test_compose_file_with_podman_compose(podman, images, report):
     """podman-compose (Debian's) runs the compose file as written: its
     network with name resolution between services, the named volume, the
     published port 127.0.0.1:1053, all inside the test's network namespace.
@@ -494,7 +511,7 @@ def test_compose_file_with_podman_compose(podman, images):
             assert time.monotonic() < deadline, "\n".join(podman.run("logs", c, check=False).stderr[-2000:]
                                                           for c in ctrs.values())
             time.sleep(0.5)
-        print(f"\ncompose: up and answering on 127.0.0.1:1053 in {time.monotonic() - t0:.1f}s")
+        report(f"compose: up and answering on 127.0.0.1:1053 in {time.monotonic() - t0:.1f}s")
         assert dig("+tcp", "SRV", "_pg._tcp.db.default.svc.cluster.local") == [
             "10 50 5432 db-0.db.default.svc.cluster.local.", "10 50 5432 db-1.db.default.svc.cluster.local."]
         assert dig("db.default.svc.cluster.local") == ["10.1.0.1", "10.1.0.2"]
