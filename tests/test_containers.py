@@ -122,12 +122,9 @@ def report(request):
     start = time.monotonic()
     yield lines.append
     lines.append(f"container tests: {time.monotonic() - start:.0f}s in all (images, pods, compose, clean-up)")
-    terminal = request.config.pluginmanager.getplugin("terminalreporter")
-    for line in ["", *lines]:
-        if terminal is not None:
-            terminal.write_line(line)
-        else:
-            print(line)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="module")
