@@ -4,6 +4,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends build-essential
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY skydns ./skydns
+COPY skydns_common ./skydns_common
+COPY skydnsctl ./skydnsctl
 COPY kube2sky ./kube2sky
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

@@ -22,7 +22,7 @@ run: setup
 	$(BIN)/python scripts/run-stack $(RUN_ARGS)
 
 bench: setup
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .hypothesis

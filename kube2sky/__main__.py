@@ -13,11 +13,11 @@ import sys
 import threading
 
 from tenacity import Retrying, retry_if_exception_type
-from skydns.retry import backoff
+from skydns_common.retry import backoff
 
-from skydns import goflags
-from skydns.etcd import Endpoints, Tls
-from skydns.health import serve as serve_health
+from skydns_common import goflags
+from skydns_common.etcd import Endpoints, Tls
+from skydns_common.health import serve as serve_health
 
 from . import filesource, kube
 from .controller import KINDS, Controller

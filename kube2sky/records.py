@@ -21,7 +21,7 @@ import socket
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from skydns import msg
+from skydns_common import msg
 
 HOSTNAMES_ANNOTATION = "endpoints.beta.kubernetes.io/hostnames-map"
 SCHEMA_VERSION = "1.0.0"

@@ -17,9 +17,9 @@ from typing import Callable
 
 import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
-from skydns.retry import backoff
+from skydns_common.retry import backoff
 
-from skydns.etcd import Endpoints
+from skydns_common.etcd import Endpoints
 
 from . import records
 from .plan import Change

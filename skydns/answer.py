@@ -12,7 +12,7 @@ those and calls again.  That keeps every rule testable with plain tables.
 
 from __future__ import annotations
 
-from . import msg
+from skydns_common import msg
 from .config import Config
 # the record data types are re-exported: callers use ``answer.RR``, ``answer.A`` ...
 from .dnsdata import (A, AAAA, ANY, CH, CNAME, DNSKEY, FORMERR, IN, MX, NOERROR, NOTIMP, NS,  # noqa: F401

@@ -28,7 +28,7 @@ import dns.rrset
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from . import answer as ans
-from . import msg
+from skydns_common import msg
 
 INCEPTION_BEFORE = 3 * 3600
 LIFETIME = 7 * 24 * 3600

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from . import msg
+from skydns_common import msg
 from .config import Config
 from .dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, External
 from .store import Leaf, Store

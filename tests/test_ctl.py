@@ -8,16 +8,16 @@ import urllib.request
 
 import pytest
 
-import etcdkv
-from dnsq import ask, records
-from procs import REPO, Process, Skydns
+from tests import etcdkv
+from tests.dnsq import ask, records
+from tests.procs import REPO, Process, Skydns
 
 P = "ctl"
 D = f"/{P}/local/cluster"
 
 
 def ctl(etcd, *args, check=None):
-    r = subprocess.run([sys.executable, "-m", "skydns.ctl", f"--machines={etcd.url}", f"--path-prefix={P}", *args],
+    r = subprocess.run([sys.executable, "-m", "skydnsctl", f"--machines={etcd.url}", f"--path-prefix={P}", *args],
                        capture_output=True, text=True, timeout=60, cwd=REPO)
     if check is not None:
         assert r.returncode == check, r.stdout + r.stderr
@@ -70,7 +70,7 @@ def test_bad_input_is_one_line_and_writes_nothing(etcd, tree, args, needle):
 
 
 def test_unreachable_etcd_is_one_line(tree):
-    r = subprocess.run([sys.executable, "-m", "skydns.ctl", "--machines=http://127.0.0.1:1", "ls"],
+    r = subprocess.run([sys.executable, "-m", "skydnsctl", "--machines=http://127.0.0.1:1", "ls"],
                        capture_output=True, text=True, timeout=60, cwd=REPO)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "cannot reach etcd" in r.stderr
 
@@ -111,7 +111,7 @@ def test_hosts_sync_watch_changes_dns_without_restart(etcd, tree, tmp_path):
     hosts.write_text("10.2.0.1 dn1 dn1-alias\n10.2.0.2 dn2  # a comment\n\n")
     etcdkv.put(etcd.url, {f"{D}/hadoop/custom": '{"host":"10.9.9.9"}'})
     sky = Skydns(etcd.url, "-domain=cluster.local.", f"-path-prefix={P}")
-    watcher = Process("skydns.ctl", [f"--machines={etcd.url}", f"--path-prefix={P}", "hosts", "sync", str(hosts),
+    watcher = Process("skydnsctl", [f"--machines={etcd.url}", f"--path-prefix={P}", "hosts", "sync", str(hosts),
                                      "--zone", "hadoop.cluster.local", "--watch", "--interval", "0.1"])
     try:
         def addrs(name):

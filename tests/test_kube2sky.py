@@ -9,10 +9,10 @@ import time
 import aetcd
 import pytest
 
-import etcdkv
-from fakeapi import FakeApi
-from k8sobj import endpoints, pod, service
-from procs import Kube2sky, wait_until
+from tests import etcdkv
+from tests.fakeapi import FakeApi
+from tests.k8sobj import endpoints, pod, service
+from tests.procs import Kube2sky, wait_until
 
 from kube2sky.records import value
 
@@ -190,7 +190,7 @@ def test_two_replicas_one_writer_and_handover(etcd, api, clean):
 
 def test_keeps_running_without_etcd(api, clean):
     """etcd unreachable: not ready, retrying, no crash."""
-    from procs import free_port
+    from tests.procs import free_port
     k = Kube2sky(api.url, f"http://127.0.0.1:{free_port()}", f"--path-prefix={P}", "--etcd-mutation-timeout=1s")
     try:
         time.sleep(4)

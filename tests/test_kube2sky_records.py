@@ -30,7 +30,7 @@ CASES = [
         "/skydns/arpa/in-addr/11/1/1/1": '{"host":"web.default.svc.cluster.local."}'}),
     ("not allocated", svc("pending", ""), None, {}),
     ("external name", svc("ext", "", type="ExternalName", externalName="db.example.org"), None, {
-        f"{D}/svc/default/ext/" + __import__("skydns.msg").msg.hash_label(V("db.example.org.")): V("db.example.org.")}),
+        f"{D}/svc/default/ext/" + __import__("skydns_common.msg").msg.hash_label(V("db.example.org.")): V("db.example.org.")}),
     ("headless", svc("hl", "None"), eps("hl", [
         {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "hostname": "web-0"}, {"ip": "10.0.0.3"}],
          "notReadyAddresses": [{"ip": "10.0.0.9"}],
@@ -49,7 +49,7 @@ CASES = [
         f"{D}/svc/ns1/bare/e3b7df90": V("10.0.183.39"),
         "/skydns/arpa/in-addr/10/0/183/39": '{"host":"bare.ns1.svc.cluster.local."}'}),
     ("ipv6 clusterip", svc("v6", "fd00::1"), None, {
-        f"{D}/svc/default/v6/" + __import__("skydns.msg").msg.hash_label(V("fd00::1")): V("fd00::1"),
+        f"{D}/svc/default/v6/" + __import__("skydns_common.msg").msg.hash_label(V("fd00::1")): V("fd00::1"),
         "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1") : '{"host":"v6.default.svc.cluster.local."}'}),
 ]
 
@@ -112,7 +112,7 @@ def test_plan_covers_units_on_both_sides():
 
 from hypothesis import given, strategies as st  # noqa: E402
 
-from skydns import msg  # noqa: E402
+from skydns_common import msg  # noqa: E402
 
 
 @given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[a-z0-9.-]{0,40}\Z"), st.ip_addresses().map(str)),

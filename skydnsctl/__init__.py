@@ -19,7 +19,7 @@ import sys  # noqa: E402
 
 import aetcd  # noqa: E402
 
-from .. import goflags
+from skydns_common import goflags
 from . import commands
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .. import msg
+from skydns_common import msg
 
 _HEX = re.compile(r"^[0-9a-f]{1,8}$")
 _LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')

@@ -16,7 +16,8 @@ import time
 
 from kube2sky.records import Options as K2SOptions, unit_of
 
-from .. import config as config_mod, msg
+from skydns import config as config_mod
+from skydns_common import msg
 from . import diff as diff_mod, export, records, v2
 from .store import Etcd, from_args
 
