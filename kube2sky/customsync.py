@@ -81,12 +81,10 @@ class CustomDns:
 
     async def _try(self) -> bool:
         d = self.desired
-        manifests: dict[str, bytes] = {}
-        for root in hosts.manifest_roots(self.opt.prefix):
-            manifests.update(await self.writer.read_prefix(root))
-        manifests.pop(self.manifest_key, None)
+        *roots, got = await asyncio.gather(*map(self.writer.read_prefix, hosts.manifest_roots(self.opt.prefix)),
+                                           self.writer.read([self.manifest_key, self.config_key]))
+        manifests = {k: v for root in roots for k, v in root.items() if k != self.manifest_key}
         others = set().union(*map(hosts.manifest_keys, manifests.values()))
-        got = await self.writer.read([self.manifest_key, self.config_key])
         raw = got.get(self.manifest_key, (None, 0))[0]
         current = await self.writer.read(customdns.wanted_keys(d, raw))
         existing = {k: v for k, (v, _) in current.items()}

@@ -148,12 +148,20 @@ class Writer:
     # -- keys outside the units (the kube-dns ConfigMap's) --------------------
 
     async def read(self, keys) -> dict[str, tuple[bytes, int]]:
-        """The current value and mod revision of each key that exists."""
+        """The current value and mod revision of each key that exists (one
+        round trip per MAX_OPS keys: a transaction of range reads)."""
         keys = sorted(set(keys))
 
         async def get(c: aetcd.Client):
-            got = await asyncio.gather(*(c.get(k.encode()) for k in keys))
-            return {k: (g.value, g.mod_revision) for k, g in zip(keys, got) if g is not None}
+            async def chunk(part):
+                _, replies = await c.transaction(compare=[], success=[c.transactions.get(k.encode()) for k in part],
+                                                 failure=[])
+                return {kv.key.decode(errors="replace"): (kv.value, kv.mod_revision)
+                        for reply in replies for _, kv in reply}
+            out: dict[str, tuple[bytes, int]] = {}
+            for part in await asyncio.gather(*(chunk(keys[i:i + MAX_OPS]) for i in range(0, len(keys), MAX_OPS))):
+                out.update(part)
+            return out
         return await self._retry(f"reading {len(keys)} keys", get)
 
     async def read_prefix(self, prefix: str) -> dict[str, bytes]:
