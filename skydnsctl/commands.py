@@ -22,6 +22,8 @@ from skydns_common import hosts as hosts_mod, msg
 from . import diff as diff_mod, export, records, v2
 from .store import Etcd, from_args
 
+#: where manifests were kept before they had the prefix and the file's path in their key
+LEGACY_MANIFESTS = "/skydnsctl/hosts/"
 #: an explicit --set name (the default, the file's absolute path, is quoted into one label)
 _SET = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
@@ -148,7 +150,8 @@ async def hosts(etcd: Etcd, cfg, args) -> int:
                 seen = stamp
                 with open(args.file, encoding="utf-8") as f:
                     text = f.read()
-                await _write_set(etcd, cfg.domain, set_name, path, text, zone, args.ttl, args.hosts_cmd == "sync")
+                await _write_set(etcd, cfg.domain, set_name, path, text, zone, args.ttl, args.hosts_cmd == "sync",
+                                 legacy=LEGACY_MANIFESTS + (args.set or os.path.basename(path)))
         except (OSError, ValueError) as exc:
             if not watch:
                 raise ValueError(f"{args.file}: {exc}") from None
@@ -159,7 +162,7 @@ async def hosts(etcd: Etcd, cfg, args) -> int:
 
 
 async def _write_set(etcd: Etcd, domain: str, set_name: str, path: str, text: str, zone: str, ttl: int,
-                     sync: bool) -> None:
+                     sync: bool, legacy: str = "") -> None:
     """Write the file's records and, in one transaction, remove this set's
     records that left it (sync) or the old addresses of the names it lists
     (import); keys other sets or other writers own are never removed."""
@@ -169,14 +172,18 @@ async def _write_set(etcd: Etcd, domain: str, set_name: str, path: str, text: st
     for root in hosts_mod.manifest_roots(etcd.prefix):
         manifests.update(await etcd.tree(root))
     manifest_key = hosts_mod.manifest_roots(etcd.prefix)[0] + set_name
-    had = hosts_mod.manifest_keys(manifests.pop(manifest_key, None))
+    raw = manifests.pop(manifest_key, None)
+    retired = []
+    if raw is None and legacy and (raw := await etcd.get(legacy)) is not None:
+        retired = [legacy]  # the set's manifest from before sets had a prefix and a path: taken over
+    had = hosts_mod.manifest_keys(raw)
     others = set().union(*map(hosts_mod.manifest_keys, manifests.values()))
     tree = await etcd.tree()
     updated = {msg.key_of(name, etcd.prefix) for name in served}
     remove = None if sync else [k for k in had if k.rsplit("/", 1)[0] in updated]
     plan = hosts_mod.plan_set(want, had, {k: tree.get(k) for k in set(want) | had}, others, remove)
     manifest = json.dumps({"keys": plan.claimed, "source": path, "updated": int(time.time())})
-    await etcd.apply({**plan.puts, manifest_key: manifest}, plan.deletes)
+    await etcd.apply({**plan.puts, manifest_key: manifest}, plan.deletes + retired)
     print(f"hosts {path}: {len(served)} names under {domain}, {len(want)} records, {len(plan.puts)} written, "
           f"{len(plan.deletes)} removed", flush=True)
 

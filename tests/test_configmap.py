@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest

@@ -310,3 +310,14 @@ def test_sync_owns_exactly_its_set(etcd, tree, tmp_path):
     hosts.write_text("")
     ctl(etcd, "hosts", "sync", str(hosts), check=0)
     assert list(tree().values()) == ['{"host":"10.7.0.1"}']  # written by `add` before the set: never the set's
+
+
+def test_sync_takes_over_a_manifest_of_the_old_layout(etcd, tree, tmp_path):
+    hosts = tmp_path / "hadoop-hosts"
+    hosts.write_text("10.8.0.1 dn1\n")
+    old_key = f"{D}/dn1/{'%x' % 0}"  # any key the old set wrote
+    etcdkv.put(etcd.url, {old_key: '{"host":"10.8.0.9"}',
+                          "/skydnsctl/hosts/hadoop-hosts": json.dumps({"keys": [old_key], "updated": 1})})
+    ctl(etcd, "hosts", "sync", str(hosts), check=0)
+    assert list(tree().values()) == ['{"host":"10.8.0.1"}']  # the old set's record went with the takeover
+    assert "/skydnsctl/hosts/hadoop-hosts" not in etcdkv.dump(etcd.url, "/skydnsctl/")
