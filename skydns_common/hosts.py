@@ -50,6 +50,14 @@ def check_name(name: str) -> str:
     return msg.fqdn(name.lower())
 
 
+def check_served(name: str, domain: str) -> None:
+    """ValueError unless skydns answers ``name`` from the tree: under the
+    domain, or a reverse (``arpa.``) name; anything else it forwards."""
+    if not (msg.in_domain(name, domain) or msg.in_domain(name, "arpa.")):
+        raise ValueError(f"{msg.fqdn(name)} is outside the domain {msg.fqdn(domain)} skydns serves, so nothing "
+                         f"would answer it: write {name.rstrip('.')}.{msg.fqdn(domain)}")
+
+
 def served_name(name: str, domain: str, zone: str = "") -> str:
     """Where a hosts-file name is served: as it is when it is under the
     domain, else ``<name>.<zone>`` (the zone defaults to the domain and must

@@ -84,6 +84,7 @@ async def ls(etcd: Etcd, cfg, args) -> int:
 
 async def add(etcd: Etcd, cfg, args) -> int:
     name = _name(args.name)
+    hosts_mod.check_served(name, cfg.domain)
     host = args.host
     if not host and not args.text:
         raise ValueError("give a HOST (an IP or a name) or --text")

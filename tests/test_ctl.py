@@ -56,6 +56,7 @@ def test_add_writes_a_validated_record(etcd, tree, args, key, value):
     (["add", "a..b.cluster.local", "10.0.0.1"], "cannot be a key"),
     (["add", "x.cluster.local"], "give a HOST"),
     (["add", "x.cluster.local", "bad host!"], "label"),
+    (["add", "registry", "10.0.0.1"], "outside the domain cluster.local. skydns serves"),
     (["rm", "nothere.cluster.local"], "no records under"),
     (["hosts", "import", "/nonexistent/hosts"], "No such file"),
     (["migrate", "layout", "--to", "sideways"], "invalid choice"),

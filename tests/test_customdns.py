@@ -143,3 +143,24 @@ def test_plan(case, data, man, existing, others, config, expected):
     puts, deletes, after, cfg, errors = expected
     assert (p.puts, p.deletes, p.config, set(p.errors)) == (puts, deletes, cfg, errors)
     assert json.loads(p.manifest) == json.loads(after)
+
+
+def test_read_dir_layouts(tmp_path):
+    from kube2sky.customsource import read_dir
+    assert read_dir(str(tmp_path / "absent")) == (None, None)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "hosts").write_text("10.0.0.1 a\n")
+    (plain / "unrelated").write_text("x")
+    stamp, got = read_dir(str(plain))
+    assert got == {"hosts": "10.0.0.1 a\n"}
+    atomic = tmp_path / "atomic"
+    (atomic / "..2026_1").mkdir(parents=True)
+    (atomic / "..2026_1" / "stubDomains").write_text("{}")
+    (atomic / "..data").symlink_to("..2026_1")
+    (atomic / "stubDomains").symlink_to("..data/stubDomains")
+    assert read_dir(str(atomic)) == (("atomic", "..2026_1"), {"stubDomains": "{}"})
+    (atomic / "..2026_1" / "stubDomains").unlink()
+    (atomic / "..2026_1").rmdir()  # swapped away under a reader: it must read again, not report "no keys"
+    with pytest.raises(FileNotFoundError):
+        read_dir(str(atomic))

@@ -97,3 +97,18 @@ PLANS = [
 def test_plan_set(case, want, had, existing, others, remove, expected):
     p = hosts.plan_set(want, had, existing, others, remove)
     assert (p.puts, p.deletes, p.claimed) == expected
+
+
+@pytest.mark.parametrize("name,served", [
+    ("registry.cluster.local.", True),
+    ("cluster.local.", True),
+    ("1.0.0.10.in-addr.arpa.", True),
+    ("registry.", False),
+    ("registry.example.com.", False),
+])
+def test_check_served(name, served):
+    if served:
+        hosts.check_served(name, D)
+    else:
+        with pytest.raises(ValueError, match="outside the domain"):
+            hosts.check_served(name, D)
