@@ -70,6 +70,8 @@ class CustomDns:
                 await self.apply()
             except NotLeader:
                 log.warning("%s: lost the lead while writing", self.source)
+            except Exception:  # noqa: BLE001 - the Service records go on; the next change tries again
+                log.exception("%s: not applied", self.source)
 
     async def apply(self) -> None:
         for _ in range(10):

@@ -291,3 +291,24 @@ def test_config_dir_follows_data_swaps(etcd, api, clean, peers, tmp_path):
     finally:
         kube2sky.stop()
         skydns.stop()
+
+
+def test_a_hosts_key_larger_than_one_transaction(etcd, api, clean):
+    """300 records: over etcd's 128 operations per transaction."""
+    lines = "".join(f"10.40.{i // 250}.{i % 250 + 1} big{i}\n" for i in range(300))
+    api.put("configmaps", config_map("kube-dns", data(None, None, lines)))
+    kube2sky, skydns = k2s(api, etcd, "--config-map=kube-dns"), sky(etcd)
+    try:
+        kube2sky.wait_ready()
+        wait_until(lambda: len(etcdkv.dump(etcd.url, f"{D}/big")) == 300, what="300 records")
+        eventually(skydns, "big299.cluster.local.", ["10.40.1.50"])
+        manifest = json.loads(etcdkv.dump(etcd.url, "/kube2sky/configmap/")[f"/kube2sky/configmap/{P}/kube-system/kube-dns"])
+        assert len(manifest["keys"]) == 300 and len(manifest["sections"]["hosts"]) == 300
+        moved = lines.replace("10.40.0.1 big0\n", "10.41.0.1 big0\n")
+        api.put("configmaps", config_map("kube-dns", data(None, None, moved)))
+        eventually(skydns, "big0.cluster.local.", ["10.41.0.1"])
+        api.delete("configmaps", "kube-system", "kube-dns")
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/big") == {}, what="all 300 removed")
+    finally:
+        kube2sky.stop()
+        skydns.stop()
