@@ -58,6 +58,16 @@ def check_served(name: str, domain: str) -> None:
                          f"would answer it: write {name.rstrip('.')}.{msg.fqdn(domain)}")
 
 
+def check_zone(zone: str, domain: str) -> str:
+    """The zone hosts-file names go under (default: the domain); ValueError
+    when it is outside the domain, where nothing would resolve."""
+    domain = msg.fqdn(domain.lower())
+    zone = msg.fqdn(zone.lower()) if zone else domain
+    if not msg.in_domain(zone, domain):
+        raise ValueError(f"zone {zone} is outside the domain {domain} skydns serves: nothing there would resolve")
+    return zone
+
+
 def served_name(name: str, domain: str, zone: str = "") -> str:
     """Where a hosts-file name is served: as it is when it is under the
     domain, else ``<name>.<zone>`` (the zone defaults to the domain and must
@@ -65,9 +75,7 @@ def served_name(name: str, domain: str, zone: str = "") -> str:
     ``nexus.tools`` -> ``nexus.tools.cluster.local.``.  ValueError for a
     name skydns would not answer from these records."""
     domain = msg.fqdn(domain.lower())
-    zone = msg.fqdn(zone.lower()) if zone else domain
-    if not msg.in_domain(zone, domain):
-        raise ValueError(f"zone {zone} is outside the domain {domain} skydns serves: nothing there would resolve")
+    zone = check_zone(zone, domain)
     fq = check_name(name)
     if not msg.in_domain(fq, domain):
         fq = check_name(fq.rstrip(".") + "." + zone)

@@ -139,8 +139,7 @@ async def hosts(etcd: Etcd, cfg, args) -> int:
     if args.set and not _SET.match(args.set):
         raise ValueError(f"bad set name {args.set!r}: letters, digits, '.', '_' and '-' only")
     set_name = args.set or quote(path, safe="")
-    zone = args.zone.lower() if args.zone else ""
-    hosts_mod.served_name("x", cfg.domain, zone)  # a zone outside the domain: say so before reading anything
+    zone = hosts_mod.check_zone(args.zone, cfg.domain)  # outside the domain: say so before reading anything
     watch = getattr(args, "watch", False)
     seen = None
     while True:
