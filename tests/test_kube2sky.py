@@ -141,7 +141,7 @@ def test_headless_and_pods_written(etcd, api, clean):
     try:
         wait_until(lambda: f"{D}/svc/default/hl/_tcp/_http/web-0" in keys(etcd.url), what="headless")
         wait_until(lambda: keys(etcd.url, "pod/") != {}, what="pod")
-        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[f"/{P}/arpa/in-addr/10/0/0/5"] == b'{"host":"web-0.hl.default.svc.cluster.local."}'
+        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[f"/{P}/arpa/in-addr/10/0/0/5"] == b'{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}'
         assert etcdkv.dump(etcd.url, f"{D}/dns-version") == {f"{D}/dns-version": b'{"text":"1.0.0"}'}
     finally:
         k.stop()
