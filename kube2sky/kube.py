@@ -12,6 +12,7 @@ read from EndpointSlices where the API server serves them (:mod:`.slices`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -72,9 +73,18 @@ def list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
     Endpoints come from EndpointSlices, merged per service, on a cluster
     that serves them (asked again at every listing), else from v1 Endpoints."""
     if kind == "endpoints" and serves_slices(api):
-        log.info("endpoints: reading EndpointSlices (%s)", SLICES_GROUP_VERSION)
-        yield from slices.as_endpoints(_list_and_watch(api, "endpointslices", stop, timeout))
-        return
+        events = _list_and_watch(api, "endpointslices", stop, timeout)
+        try:
+            first = next(events)
+        except ApiException as exc:
+            if exc.status != 403:
+                raise
+            log.warning("endpoints: not allowed to list EndpointSlices (%s); reading v1 Endpoints "
+                        "(grant list, watch on discovery.k8s.io endpointslices)", exc.reason)
+        else:
+            log.info("endpoints: reading EndpointSlices (%s)", SLICES_GROUP_VERSION)
+            yield from slices.as_endpoints(itertools.chain([first], events))
+            return
     yield from _list_and_watch(api, kind, stop, timeout)
 
 

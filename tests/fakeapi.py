@@ -65,6 +65,7 @@ class FakeApi:
         self.tls = tls
         self.token = token
         self.slices = slices
+        self.forbidden: set[str] = set()  # kinds answered 403, as RBAC without the grant would
         self.cond = threading.Condition()
         self.rv = 100
         self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in KINDS}
@@ -177,6 +178,8 @@ class FakeApi:
                 kind = resource(segs, api.slices)
                 if kind is None:
                     return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                if kind in api.forbidden:
+                    return self._json(403, {"kind": "Status", "code": 403, "reason": "Forbidden"})
                 with api.cond:
                     code = api.failures.pop(0) if api.failures else None
                 if code is not None:

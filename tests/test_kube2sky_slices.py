@@ -209,3 +209,23 @@ EXPECT = [
 def _written(tree, step):
     sign, key = EXPECT[step]
     return (key in tree) == (sign == "+")
+
+
+def test_endpointslices_forbidden_falls_back_to_endpoints(etcd):
+    """A cluster that serves EndpointSlices, with RBAC that does not grant them."""
+    etcdkv.delete_prefix(etcd.url, "/forbid/")
+    api = FakeApi(slices=True).start()
+    api.forbidden.add("endpointslices")
+    api.put("services", service("hl", "None"))
+    api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.1.0.5", "hostname": "a"}]}]))
+    k = Kube2sky(api.url, etcd.url, "--path-prefix=forbid", "--domain=cluster.local", "--leader-key=/k2s-forbid")
+    try:
+        k.wait_ready()
+        wait_until(lambda: "/forbid/local/cluster/svc/default/hl/a" in etcdkv.dump(etcd.url, "/forbid/"),
+                   what="headless records from v1 Endpoints")
+        assert any(r.startswith("/apis/discovery.k8s.io/v1/endpointslices") for r in api.requests)
+        assert "not allowed to list EndpointSlices" in k.output()
+    finally:
+        k.stop()
+        api.stop()
+        etcdkv.delete_prefix(etcd.url, "/forbid/")
