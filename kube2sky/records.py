@@ -158,8 +158,8 @@ def _headless(base: str, fqdn: str, endpoints: Mapping | None, not_ready: bool, 
         for p in ports:
             out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{leaf}"] = \
                 value(f"{label}.{fqdn}", p.get("port", 0))
-        if opt.ptr:
-            out[ptr_key(ip, opt)] = ptr_value(f"{label}.{fqdn}")
+        if opt.ptr:  # one leaf per service below the reversed IP: a pod several services select has each
+            out[f"{ptr_key(ip, opt)}/{msg.hash_label(fqdn)}"] = ptr_value(f"{label}.{fqdn}")
         if opt.legacy_names:  # kube2sky 1.7-1.11: D/<ns>/<svc>/<hash>, no SRV
             out[f"{opt.base}/{ns_name[0]}/{ns_name[1]}/{msg.hash_label(v)}"] = v
     return out

@@ -47,6 +47,8 @@ RECORDS = {
     "/skydns/arpa/in-addr/10/0/0/1": '{"host":"web.default.svc.cluster.local."}',
     "/skydns/arpa/ip6/f/d/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/1":
         '{"host":"web6.default.svc.cluster.local."}',
+    "/skydns/arpa/in-addr/10/1/0/5/a1": '{"host":"p.hl.default.svc.cluster.local.","ttl":30}',
+    "/skydns/arpa/in-addr/10/1/0/5/b2": '{"host":"p.other.default.svc.cluster.local.","ttl":30}',
     "/skydns/local/cluster/srvdup/a": '{"host":"10.6.6.6","port":80}',
     "/skydns/local/cluster/srvdup/b": '{"host":"10.6.6.6","port":80}',
     "/skydns/local/cluster/srvdup/c": '{"host":"10.6.6.7","port":80}',
@@ -139,6 +141,9 @@ CASES = [
     ("nothere.cluster.local.", "HINFO", "NXDOMAIN", [], [], [SOA_NEG]),
     ("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "PTR", "NOERROR",
      ["1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa. 3600 PTR web6" + D], []),
+    # an address behind two headless services: a PTR for each (leaves below the reversed name)
+    ("5.0.1.10.in-addr.arpa.", "PTR", "NOERROR", ["5.0.1.10.in-addr.arpa. 30 PTR p.hl" + D,
+                                                 "5.0.1.10.in-addr.arpa. 30 PTR p.other" + D], []),
     # identical leaves count once, then the 100 is split among what is left
     ("srvdup.cluster.local.", "SRV", "NOERROR",
      ["srvdup.cluster.local. 3600 SRV 10 50 80 a.srvdup.cluster.local.",

@@ -32,6 +32,8 @@ OBJECTS = [
                                                       (["10.1.0.9"], False, "nr")], [HTTP])),
     ("endpointslices", endpoint_slice("hl-2", "hl", [(["10.1.0.3"], True, "web-0")], [HTTP])),
     ("endpointslices", endpoint_slice("hl-3", "hl", [(["fd00::7"], True, None)], [HTTP], address_type="IPv6")),
+    ("services", service("other", "None")),  # selects one pod of hl too
+    ("endpointslices", endpoint_slice("other-1", "other", [(["10.1.0.2"], True, "x")])),
     ("services", service("pn", "None", publishNotReadyAddresses=True)),
     ("endpointslices", endpoint_slice("pn-1", "pn", [(["10.3.0.1"], False, "late")])),
 ]
@@ -56,7 +58,7 @@ CASES = [
     (rev("10.2.0.1"), "PTR", {"web" + D}),
     (rev("fd00::2:1"), "PTR", {"web" + D}),
     (rev("10.1.0.3"), "PTR", {"web-0.hl" + D}),
-    (rev("10.1.0.2"), "PTR", {f"{H('10.1.0.2')}.hl" + D}),
+    (rev("10.1.0.2"), "PTR", {f"{H('10.1.0.2')}.hl" + D, "x.other" + D}),  # one per service
     (rev("fd00::7"), "PTR", {f"{H('fd00::7')}.hl" + D}),
     ("dns-version.cluster.local.", "TXT", {'"1.0.0"'}),
 ]

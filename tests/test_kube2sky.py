@@ -15,6 +15,7 @@ from tests.k8sobj import endpoints, pod, service
 from tests.procs import Kube2sky, wait_until
 
 from kube2sky.records import value
+from skydns_common.msg import hash_label
 
 P = "k2s"
 D = f"/{P}/local/cluster"
@@ -141,7 +142,8 @@ def test_headless_and_pods_written(etcd, api, clean):
     try:
         wait_until(lambda: f"{D}/svc/default/hl/_tcp/_http/web-0" in keys(etcd.url), what="headless")
         wait_until(lambda: keys(etcd.url, "pod/") != {}, what="pod")
-        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[f"/{P}/arpa/in-addr/10/0/0/5"] == b'{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}'
+        ptr = f"/{P}/arpa/in-addr/10/0/0/5/" + hash_label("hl.default.svc.cluster.local.")  # one per service
+        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[ptr] == b'{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}'
         assert etcdkv.dump(etcd.url, f"{D}/dns-version") == {f"{D}/dns-version": b'{"text":"1.0.0"}'}
     finally:
         k.stop()

@@ -9,6 +9,10 @@ OPT = rec.Options()
 V = rec.value
 
 
+#: the label of a headless service's PTR leaves below the reversed IP (one per service)
+HLP = "/" + msg.hash_label("hl.default.svc.cluster.local.")
+
+
 def H(ip):
     """The hash label of an address leaf."""
     return msg.hash_label(V(ip))
@@ -49,9 +53,9 @@ CASES = [
         f"{D}/svc/default/hl/_tcp/_http/c88f1059": V("c88f1059.hl.default.svc.cluster.local.", 80),
         f"{D}/svc/default/hl/_tcp/_http/web-0": V("web-0.hl.default.svc.cluster.local.", 80),
         f"{D}/svc/default/hl/_tcp/_http/web-1": V("web-1.hl.default.svc.cluster.local.", 80),
-        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
-        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}',
-        "/skydns/arpa/in-addr/10/0/0/3": '{"host":"web-1.hl.default.svc.cluster.local.","ttl":30}'}),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/3" + HLP: '{"host":"web-1.hl.default.svc.cluster.local.","ttl":30}'}),
     ("headless without endpoints", svc("hl", "None"), None, {}),
     ("no ports at all", {"metadata": {"name": "bare", "namespace": "ns1"}, "spec": {"clusterIP": "10.0.183.39"}}, None, {
         f"{D}/svc/ns1/bare/e3b7df90": V("10.0.183.39"),
@@ -74,8 +78,8 @@ CASES = [
         {"addresses": [{"ip": "10.0.0.1", "hostname": "a"}, {"ip": "fd00::2"}]}]), {
         f"{D}/svc/default/hl/a": V("10.0.0.1"),
         f"{D}/svc/default/hl/{H('fd00::2')}": V("fd00::2"),
-        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"a.hl.default.svc.cluster.local.","ttl":30}',
-        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "2"):
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"a.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "2") + HLP:
             '{"host":"' + H('fd00::2') + '.hl.default.svc.cluster.local.","ttl":30}'}),
     # two ready addresses with one hostname: both kept, below the name
     ("duplicate hostnames", svc("hl", "None"), eps("hl", [
@@ -85,21 +89,21 @@ CASES = [
         f"{D}/svc/default/hl/web/{H('10.0.0.2')}": V("10.0.0.2"),
         f"{D}/svc/default/hl/_tcp/_http/web/c88f1059": V("web.hl.default.svc.cluster.local.", 80),
         f"{D}/svc/default/hl/_tcp/_http/web/{H('10.0.0.2')}": V("web.hl.default.svc.cluster.local.", 80),
-        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"web.hl.default.svc.cluster.local.","ttl":30}',
-        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"web.hl.default.svc.cluster.local.","ttl":30}'}),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"web.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"web.hl.default.svc.cluster.local.","ttl":30}'}),
     # not-ready addresses are published when the service asks (DNS specification)
     ("publishNotReadyAddresses", svc("hl", "None", publishNotReadyAddresses=True), eps("hl", [
         {"addresses": [{"ip": "10.0.0.1"}], "notReadyAddresses": [{"ip": "10.0.0.2", "hostname": "b"}]}]), {
         f"{D}/svc/default/hl/c88f1059": V("10.0.0.1"),
         f"{D}/svc/default/hl/b": V("10.0.0.2"),
-        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
-        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"b.hl.default.svc.cluster.local.","ttl":30}'}),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"b.hl.default.svc.cluster.local.","ttl":30}'}),
     ("tolerate-unready annotation",
      {**svc("hl", "None"), "metadata": {"name": "hl", "namespace": "default", "annotations": {
          "service.alpha.kubernetes.io/tolerate-unready-endpoints": "true"}}},
      eps("hl", [{"notReadyAddresses": [{"ip": "10.0.0.2"}]}]), {
         f"{D}/svc/default/hl/{H('10.0.0.2')}": V("10.0.0.2"),
-        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"' + H('10.0.0.2') + '.hl.default.svc.cluster.local.","ttl":30}'}),
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"' + H('10.0.0.2') + '.hl.default.svc.cluster.local.","ttl":30}'}),
     ("not ready and not asked", svc("hl", "None", publishNotReadyAddresses=False),
      eps("hl", [{"notReadyAddresses": [{"ip": "10.0.0.2"}]}]), {}),
 ]
@@ -108,6 +112,16 @@ CASES = [
 @pytest.mark.parametrize("name,service,endpoints,want", CASES, ids=[c[0] for c in CASES])
 def test_service_records(name, service, endpoints, want):
     assert rec.service_records(service, endpoints, OPT) == want
+
+
+def test_services_sharing_an_address_share_no_key():
+    """A pod that two headless services select: each service's records,
+    PTR included, are its own (one unit's write never takes another's key)."""
+    subsets = [{"addresses": [{"ip": "10.0.0.1"}]}]
+    a = rec.service_records(svc("a", "None"), eps("a", subsets), OPT)
+    b = rec.service_records(svc("b", "None"), eps("b", subsets), OPT)
+    assert len(a) == len(b) == 2 and not set(a) & set(b)
+    assert {rec.unit_of(k, v, OPT) for k, v in a.items()} == {("svc", "default", "a")}
 
 
 # --legacy-names (spec §4): the v1.0-1.11 leaf of a ClusterIP service, and the
