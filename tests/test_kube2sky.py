@@ -151,10 +151,13 @@ def test_headless_and_pods_written(etcd, api, clean):
 
 def test_legacy_names_on_then_off(etcd, api, clean):
     api.put("services", service("redis", "10.0.0.1"))
+    api.put("services", service("hl", "None"))  # and the 1.7-1.11 headless leaves D/<ns>/<svc>/<hash>
+    api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.0.0.5", "hostname": "web-0"}]}]))
     k = start(api, etcd, "--legacy-names")
     try:
-        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {f"{D}/default/redis": value("10.0.0.1").encode()},
-                   what="legacy name")
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {
+            f"{D}/default/redis": value("10.0.0.1").encode(),
+            f"{D}/default/hl/{hash_label(value('10.0.0.5'))}": value("10.0.0.5").encode()}, what="legacy names")
         assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
     finally:
         k.stop()
