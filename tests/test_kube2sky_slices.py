@@ -229,3 +229,15 @@ def test_endpointslices_forbidden_falls_back_to_endpoints(etcd):
         k.stop()
         api.stop()
         etcdkv.delete_prefix(etcd.url, "/forbid/")
+
+
+def test_a_dump_with_endpointslices_reads_as_endpoints():
+    """``kubectl get svc,endpointslices,pods -o yaml`` for --from-file."""
+    import json
+
+    from kube2sky import filesource
+    svc, eps, slcs = CASES[1][1:]
+    text = json.dumps({"kind": "List", "items": [svc, *slcs]})
+    got = filesource.parse(text)
+    assert [e["metadata"]["name"] for e in got["endpoints"]] == ["hl"]
+    assert rec.service_records(svc, got["endpoints"][0], OPT) == rec.service_records(svc, eps, OPT)
