@@ -26,7 +26,7 @@ run: setup
 	$(BIN)/python scripts/run-stack $(RUN_ARGS)
 
 bench: setup
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 image: setup
 	BASE=$(BASE) PYTHON=$(BIN)/python ./scripts/build-images

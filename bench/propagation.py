@@ -18,11 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
 
-from fakeapi import FakeApi  # noqa: E402
-from procs import Etcd, Kube2sky, Skydns, wait_until  # noqa: E402
+from tests.fakeapi import FakeApi
+from tests.procs import Etcd, Kube2sky, Skydns, wait_until
 
 SERVICES = 100
 

@@ -26,14 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
 
-import aetcd  # noqa: E402
+import aetcd
 
-from kube2sky import records  # noqa: E402
-from procs import Etcd, Skydns, free_port, stop  # noqa: E402
+from kube2sky import records
+from tests.procs import Etcd, Skydns, free_port, stop
 
 DOMAIN = "cluster.local."
 
@@ -74,7 +71,7 @@ def load(etcd_url: str, tree: dict[str, str]) -> None:
 
 def hosts_file(tree: dict[str, str], prefix: str, path: Path) -> None:
     """The A records users ask for, as dnsmasq's hosts file."""
-    from skydns import msg
+    from skydns_common import msg
     lines = set()
     for key, value in tree.items():
         s = msg.parse(value)
@@ -181,8 +178,13 @@ def main() -> int:
                    help="timed runs per server and workload, taken in turns (the median is shown)")
     p.add_argument("--changes", type=int, default=200, help="changes timed for propagation (0: skip)")
     p.add_argument("--only", action="append", metavar="WORKLOAD",
-                   help="run only this workload (hot-a, search-nx, srv, cold, signed); repeatable")
+                   help="run only this workload (hot-a, search-nx, srv, cold, signed, hosts-edit); repeatable")
+    p.add_argument("--edits", type=int, default=100, help="edits of the ConfigMap's hosts key timed (hosts-edit)")
     a = p.parse_args()
+    if a.only and set(a.only) == {"hosts-edit"}:  # no dnsperf, no peers: its own etcd and processes
+        from bench.hostsedit import report
+        report(a.edits)
+        return 0
     for tool in ("dnsperf", "etcd"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed: run `make setup`")
@@ -266,12 +268,16 @@ def main() -> int:
             proc.stop()
         etcd.cleanup()
     if a.changes:
-        from propagation import propagation
+        from bench.propagation import propagation
         p50, p99 = propagation(a.changes)
         print(f"\npropagation, a Service changed through the API -> kube2sky -> etcd -> skydns answer, "
               f"{a.changes} changes: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+    if a.edits and (not a.only or "hosts-edit" in a.only):
+        from bench.hostsedit import report
+        print()
+        report(a.edits)
     if a.scale_keys:
-        from scale import scale
+        from bench.scale import scale
         big = Etcd("scale").start()
         try:
             print("\nscale")

@@ -16,10 +16,10 @@ import json
 import time
 from pathlib import Path
 
-import etcdkv
-from fakeapi import FakeApi
-from procs import Kube2sky, Skydns, wait_http
-from propagation import address
+from tests import etcdkv
+from tests.fakeapi import FakeApi
+from tests.procs import Kube2sky, Skydns, wait_http
+from bench.propagation import address
 
 
 def etcd_to_answer(etcd_url: str, sky_port: int, samples: int = 200) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from skydns.bulk import without_gc
+from skydns_common.bulk import without_gc
 
 from . import records
 from .plan import plan

@@ -15,9 +15,9 @@ import logging
 from typing import Callable
 
 from tenacity import AsyncRetrying, retry_if_exception_type
-from skydns.retry import backoff
+from skydns_common.retry import backoff
 
-from skydns.etcd import Endpoints
+from skydns_common.etcd import Endpoints
 
 log = logging.getLogger(__name__)
 

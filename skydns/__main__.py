@@ -11,11 +11,12 @@ import signal
 import sys
 
 from . import config as config_mod
-from .config import Config, split_hostport
-from .etcd import Endpoints, Tls
+from .config import Config
+from skydns_common.addr import split_hostport
+from skydns_common.etcd import Endpoints, Tls
 from .forward import Forwarder
 from .handler import Handler, State
-from .health import serve as serve_health
+from skydns_common.health import serve as serve_health
 from .metrics import Metrics
 from .mirror import Mirror
 from .store import Store

@@ -15,7 +15,7 @@ import socket
 import struct
 
 from . import answer as ans
-from . import msg
+from skydns_common import msg
 
 _H = struct.Struct("!HHHHHH")
 _TC = struct.Struct("!HH")

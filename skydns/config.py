@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping, Sequence
 
-from . import __version__, goflags, msg
+from . import __version__
+from skydns_common import goflags, msg
 
 
 @dataclass(frozen=True)
@@ -192,15 +193,3 @@ def from_args(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Conf
     )
     return normalise(cfg)
 
-
-def split_hostport(addr: str, default_port: int = 53) -> tuple[str, int]:
-    """``127.0.0.1:53``, ``[::1]:53``, ``::1``, ``:53`` -> (host, port)."""
-    if addr.startswith("["):
-        host, _, rest = addr[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if addr.count(":") > 1:
-        return addr, default_port
-    host, sep, port = addr.rpartition(":")
-    if not sep:
-        return addr, default_port
-    return host or "0.0.0.0", int(port)

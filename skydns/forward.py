@@ -18,7 +18,8 @@ from typing import Callable
 
 from . import answer as ans
 from . import wire
-from .config import Config, split_hostport
+from .config import Config
+from skydns_common.addr import split_hostport
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from typing import Callable
 import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 
-from .etcd import Endpoints, list_prefix
+from skydns_common.etcd import Endpoints, list_prefix
 from .handler import State
 from .metrics import Metrics
-from .retry import backoff
+from skydns_common.retry import backoff
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import hashlib
 from types import MappingProxyType
 from typing import Iterable, Iterator, Mapping
 
-from . import msg
-from .bulk import without_gc
+from skydns_common import msg
+from skydns_common.bulk import without_gc
 
 
 _NO_CHILDREN: Mapping = MappingProxyType({})

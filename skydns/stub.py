@@ -11,7 +11,7 @@ it is dropped, so two servers stubbing each other cannot loop.
 from __future__ import annotations
 
 
-from . import msg
+from skydns_common import msg
 from .store import Store
 
 LOOP_OPTION = 65011

@@ -2,9 +2,9 @@ import os
 
 import pytest
 
-from procs import Etcd
+from tests.procs import Etcd
 
-#: as the user's shell has it: importing skydns.etcd in this process sets a
+#: as the user's shell has it: importing skydns_common.etcd in this process sets a
 #: default, which would otherwise leak into every program a test starts
 _GRPC_VERBOSITY = os.environ.get("GRPC_VERBOSITY")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from skydns import answer as ans, codec, wire
-from dnsq import records
+from tests.dnsq import records
 
 RRS = [
     ans.RR("Web.Example.", ans.A, 30, "10.0.0.1"),

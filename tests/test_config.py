@@ -2,7 +2,9 @@
 
 import pytest
 
-from skydns import config, goflags
+from skydns import config
+from skydns_common import addr as addr_mod
+from skydns_common import goflags
 
 ENV = {"SKYDNS_NAMESERVERS": "127.0.0.1:5300"}
 
@@ -92,4 +94,4 @@ def test_duration(text, seconds):
     ("::1", ("::1", 53)), ("localhost", ("localhost", 53)),
 ])
 def test_split_hostport(addr, want):
-    assert config.split_hostport(addr) == want
+    assert addr_mod.split_hostport(addr) == want

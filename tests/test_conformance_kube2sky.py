@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-import etcdkv
-from fakeapi import FakeApi
-from k8sobj import from_case
-from procs import SHARED, Kube2sky
+from tests import etcdkv
+from tests.fakeapi import FakeApi
+from tests.k8sobj import from_case
+from tests.procs import SHARED, Kube2sky
 
 CASES_FILE = SHARED / "conformance" / "kube2sky_cases.json"
 DATA = json.loads(CASES_FILE.read_text())

@@ -9,8 +9,8 @@ import json
 import aetcd
 import pytest
 
-from dnsq import ask, rcode, records
-from procs import SHARED, Skydns
+from tests.dnsq import ask, rcode, records
+from tests.procs import SHARED, Skydns
 
 CASES_FILE = SHARED / "conformance" / "skydns_cases.json"
 

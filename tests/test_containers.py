@@ -38,8 +38,13 @@ BASE = "localhost/skydns-base:bookworm"
 STACK = "localhost/skydns-stack:latest"
 ETCD = "localhost/skydns-etcd:latest"
 SEARCH = "default.svc.cluster.local svc.cluster.local cluster.local"
-#: a custom host, written into etcd with `skydnsctl add` as an operator would
-CUSTOM = ("registry.cluster.local", "10.0.9.9")
+#: a custom host, from the `hosts` key of the kube-dns ConfigMap (kube2sky's
+#: --config-dir: a mounted copy of it); served as registry.cluster.local
+CUSTOM = ("registry", "10.0.9.9")
+#: kube2sky's flags for a source the pods here have not got (an API server),
+#: switched to mounted files: the cluster file and the ConfigMap's copy
+API_FLAGS = ("--kube_master_url=", "--config-map=", "--config-map-namespace=")
+FILE_FLAGS = ["--from-file=/cluster/cluster.yaml", "--config-dir=/etc/kube-dns-config"]
 STARTED = time.monotonic()
 
 
@@ -158,7 +163,7 @@ def test_images_are_what_the_issue_asks(podman, images):
     assert stack["User"] == "10001:10001"
     out = podman("run", "--rm", "--network", "none", STACK, "sh", "-c",
                  'getcap "$(readlink -f "$(command -v python3)")"; id -u; for p in skydns kube2sky skydnsctl; do command -v $p; done;'
-                 " python3 -c 'import skydns, kube2sky'").splitlines()
+                 " python3 -c 'import skydns, skydns_common, skydnsctl, kube2sky'").splitlines()
     assert out[0] == "/opt/skydns/bin/python3 cap_net_bind_service=ep", out
     assert out[1:] == ["10001", "/opt/skydns/bin/skydns", "/opt/skydns/bin/kube2sky", "/opt/skydns/bin/skydnsctl"]
     # only the venv's interpreter has the capability: not the system's
@@ -228,6 +233,26 @@ class Pod:
         self.podman.run("pod", "rm", "--force", "--time", "0", self.name, check=False)
 
 
+def replace(path: Path, text: str) -> None:
+    """Write a mounted file as a whole (rename), readable by uid 10001."""
+    new = path.with_name(path.name + ".new")
+    new.write_text(text)
+    new.chmod(0o644)
+    os.replace(new, path)
+
+
+def mounted_files(where: Path) -> tuple[Path, Path]:
+    """The cluster file (examples/cluster.yaml) and the ConfigMap's copy
+    with the custom host, each in a directory to mount."""
+    cluster, config = where / "cluster", where / "kube-dns-config"
+    for d in (where, cluster, config):
+        d.mkdir(exist_ok=True)
+        d.chmod(0o755)
+    replace(cluster / "cluster.yaml", (REPO / "examples" / "cluster.yaml").read_text())
+    replace(config / "hosts", f"{CUSTOM[1]} {CUSTOM[0]}\n")
+    return cluster, config
+
+
 def wait_answers(pod: Pod, ops: list[str], want: dict, limit: float = 30) -> float:
     start = time.monotonic()
     while True:
@@ -253,16 +278,14 @@ def test_legacy_pod(podman, images, report):
     commands, a client with a pod's resolv.conf, restarts."""
     spec = legacy_containers()
     cmds = manifest_commands()
-    # kube2sky's source: the cluster file mounted into the pod instead of the seed's master
-    k2s = [a for a in cmds["kube2sky"] if not a.startswith("--kube_master_url=")]
-    assert len(k2s) == len(cmds["kube2sky"]) - 1
-    k2s.append("--from-file=/cluster/cluster.yaml")
+    # kube2sky's source: the cluster file and the ConfigMap's copy mounted
+    # into the pod instead of the seed's master
+    k2s = [a for a in cmds["kube2sky"] if not a.startswith(API_FLAGS)]
+    assert len(k2s) == len(cmds["kube2sky"]) - len(API_FLAGS)
+    k2s += FILE_FLAGS
 
     pod = Pod(podman, "kube-dns-v9").create()
-    cluster = pod.dir / "cluster"
-    cluster.mkdir(mode=0o755)
-    shutil.copy(REPO / "examples" / "cluster.yaml", cluster / "cluster.yaml")
-    (cluster / "cluster.yaml").chmod(0o644)
+    cluster, config = mounted_files(pod.dir)
     volume = f"{pod.name}-etcd-storage"  # the emptyDir
     podman("volume", "create", volume)
     mount = spec["etcd"]["volumeMounts"][0]["mountPath"]
@@ -274,7 +297,7 @@ def test_legacy_pod(podman, images, report):
     try:
         t0 = time.monotonic()
         start("etcd", cmds["etcd"], "-v", f"{volume}:{mount}")
-        start("kube2sky", k2s, "-v", f"{cluster}:/cluster:ro")
+        start("kube2sky", k2s, "-v", f"{cluster}:/cluster:ro", "-v", f"{config}:/etc/kube-dns-config:ro")
         start("skydns", cmds["skydns"])
         ready = pod.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
         assert isinstance(ready["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
@@ -293,9 +316,6 @@ def test_legacy_pod(podman, images, report):
         assert int(pod.status("skydns")["CapEff"][0], 16) == 1 << 10  # CAP_NET_BIND_SERVICE alone
         assert int(pod.status("etcd")["CapEff"][0], 16) == 0
 
-        # a custom host, as an operator adds one (issue 14's config map is not on main)
-        podman("run", "--rm", "--pod", pod.name, "--pull", "never", STACK, "skydnsctl",
-               "--machines=http://127.0.0.1:2379", "add", *CUSTOM)
         got = pod.client("listening", "53", "listening", "8080", "listening", "8081", "listening", "4001")
         assert got == {"listening 53": ["tcp", "udp"], "listening 8080": ["tcp"], "listening 8081": ["tcp"],
                        "listening 4001": ["tcp"]}, got
@@ -305,16 +325,15 @@ def test_legacy_pod(podman, images, report):
         before = pod.client("keys", "/skydns/")["keys /skydns/"]
         assert any(k.startswith("/skydns/local/cluster/registry") for k in before) and len(before) > 10, before
 
-        # the cluster file changes: the pod's resolver follows
+        # the cluster file and the ConfigMap change: the pod's resolver follows
         text = (cluster / "cluster.yaml").read_text()
         assert "clusterIP: 10.0.0.10" in text
-        (cluster / "new.yaml").write_text(text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.11"))
-        (cluster / "new.yaml").chmod(0o644)
-        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
-        wait_answers(pod, ["hosts", "web"], {"hosts web": ["10.0.0.11"]})
-        (cluster / "new.yaml").write_text(text)
-        (cluster / "new.yaml").chmod(0o644)
-        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
+        replace(cluster / "cluster.yaml", text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.11"))
+        replace(config / "hosts", f"10.0.9.10 {CUSTOM[0]}\n")
+        wait_answers(pod, ["hosts", "web", "hosts", CUSTOM[0]],
+                     {"hosts web": ["10.0.0.11"], f"hosts {CUSTOM[0]}": ["10.0.9.10"]})
+        replace(cluster / "cluster.yaml", text)
+        replace(config / "hosts", f"{CUSTOM[1]} {CUSTOM[0]}\n")
         wait_answers(pod, NAMES, ANSWERS)
 
         # skydns killed: no answers; started again: answers, etcd's data as it was
@@ -349,7 +368,7 @@ def test_legacy_pod(podman, images, report):
 # -- manifests/modern/ played by podman ----------------------------------------
 
 
-def played_copies(cluster_dir: Path) -> tuple[list[dict], dict]:
+def played_copies(cluster_dir: Path, config_dir: Path) -> tuple[list[dict], dict]:
     """What `podman kube play` (4.3) can be given of manifests/modern/.
 
     It plays Pod, Deployment and PersistentVolumeClaim and nothing else:
@@ -364,7 +383,8 @@ def played_copies(cluster_dir: Path) -> tuple[list[dict], dict]:
     two replicas collide on port 53, which Kubernetes never does), `$(POD_NAME)`
     in args (podman does not expand it: both replicas would have the one id
     "$(POD_NAME)"; kube2sky's default id, hostname-pid, is unique), and
-    kube2sky's source, switched to the cluster file as in the legacy pod.
+    kube2sky's sources, switched to the cluster file and the ConfigMap's
+    copy as in the legacy pod (no API server here).
     """
     sts = next(d for d in yaml.safe_load_all((MODERN / "etcd.yaml").read_text()) if d["kind"] == "StatefulSet")
     name = sts["metadata"]["name"]
@@ -384,10 +404,15 @@ def played_copies(cluster_dir: Path) -> tuple[list[dict], dict]:
         c.pop("ports", None)
         c["args"] = [a for a in c.get("args", []) if "$(" not in a]
         if c["name"] == "kube2sky":
-            c["args"].append("--from-file=/cluster/cluster.yaml")
-            c.setdefault("volumeMounts", []).append({"name": "cluster", "mountPath": "/cluster", "readOnly": True})
-    dep["spec"]["template"]["spec"].setdefault("volumes", []).append(
-        {"name": "cluster", "hostPath": {"path": str(cluster_dir), "type": "Directory"}})
+            kept = [a for a in c["command"] if not a.startswith(API_FLAGS)]
+            assert len(c["command"]) - len(kept) == 2  # --config-map, --config-map-namespace
+            c["command"] = kept + FILE_FLAGS
+            c.setdefault("volumeMounts", []).extend([
+                {"name": "cluster", "mountPath": "/cluster", "readOnly": True},
+                {"name": "kube-dns-config", "mountPath": "/etc/kube-dns-config", "readOnly": True}])
+    dep["spec"]["template"]["spec"].setdefault("volumes", []).extend([
+        {"name": "cluster", "hostPath": {"path": str(cluster_dir), "type": "Directory"}},
+        {"name": "kube-dns-config", "hostPath": {"path": str(config_dir), "type": "Directory"}}])
     return docs, dep
 
 
@@ -398,12 +423,8 @@ def test_modern_manifests_played(podman, images, report):
         assert out.returncode != 0 and "does not contain any supported kube kind" in out.stderr, out.stderr
 
     work = podman.dir / "modern"
-    cluster = work / "cluster"
-    cluster.mkdir(parents=True)
-    shutil.copy(REPO / "examples" / "cluster.yaml", cluster / "cluster.yaml")
-    for d, mode in ((work, 0o755), (cluster, 0o755), (cluster / "cluster.yaml", 0o644)):
-        d.chmod(mode)
-    etcd_docs, dep = played_copies(cluster)
+    cluster, config = mounted_files(work)
+    etcd_docs, dep = played_copies(cluster, config)
     (work / "etcd.yaml").write_text(yaml.safe_dump_all(etcd_docs))
     (work / "kube-dns.yaml").write_text(yaml.safe_dump(dep))
     replicas = dep["spec"]["replicas"]
@@ -441,8 +462,6 @@ def test_modern_manifests_played(podman, images, report):
             assert c.client("listening", "53") == {"listening 53": ["tcp", "udp"]}
         assert c.status("skydns")["CapEff"] == ["0000000000000400"]
 
-        podman("run", "--rm", "--pod", pods[0], "--pull", "never", STACK, "skydnsctl",
-               "--machines=http://kube-dns-etcd.kube-system.svc:2379", "add", *CUSTOM)
         for c in clients:
             wait_answers(c, NAMES, {k: v for k, v in ANSWERS.items()})
 
@@ -457,9 +476,7 @@ def test_modern_manifests_played(podman, images, report):
         other = next(c for c in clients if c is not leader)
         podman("stop", "--time", "5", leader.ctr("kube2sky"))
         text = (cluster / "cluster.yaml").read_text()
-        (cluster / "new.yaml").write_text(text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.12"))
-        (cluster / "new.yaml").chmod(0o644)
-        os.replace(cluster / "new.yaml", cluster / "cluster.yaml")
+        replace(cluster / "cluster.yaml", text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.12"))
         ttl = float(next(a.split("=", 1)[1] for c in dep["spec"]["template"]["spec"]["containers"]
                          if c["name"] == "kube2sky" for a in c["command"] if a.startswith("--lease-ttl=")))
         took = wait_answers(other, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=ttl + 15)
@@ -473,7 +490,7 @@ def test_modern_manifests_played(podman, images, report):
     finally:
         for name in [*pods, "kube-dns-etcd-0"]:
             podman.run("pod", "rm", "--force", "--time", "0", name, check=False)
-        podman.run("volume", "rm", "--force", f"data-kube-dns-etcd-0", check=False)
+        podman.run("volume", "rm", "--force", "data-kube-dns-etcd-0", check=False)
 
 
 # -- docker-compose.yml brought up by podman-compose ----------------------------

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import etcdkv
-from fakeapi import FakeApi
-from k8sobj import service
-from procs import REPO, Process, free_port, wait_http
+from tests import etcdkv
+from tests.fakeapi import FakeApi
+from tests.k8sobj import service
+from tests.procs import REPO, Process, free_port, wait_http
 
 MANIFESTS = sorted((REPO / "manifests").rglob("*.yaml"))
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")

@@ -17,8 +17,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-import etcdkv
-from procs import REPO, Skydns
+from tests import etcdkv
+from tests.procs import REPO, Skydns
 
 ZONE = "cluster.local."
 P = "sec2"

@@ -4,7 +4,7 @@ comes back byte for byte, with a revision."""
 import aetcd
 import pytest
 
-from skydns.etcd import list_prefix
+from skydns_common.etcd import list_prefix
 
 
 async def test_put_and_read_back(etcd):

@@ -11,9 +11,9 @@ import dns.message
 import dns.rcode
 import pytest
 
-from dnsq import ask, rcode, records
-import etcdkv
-from procs import Dnsmasq, Skydns
+from tests.dnsq import ask, rcode, records
+from tests import etcdkv
+from tests.procs import Dnsmasq, Skydns
 
 WWW = "www.example.com."
 

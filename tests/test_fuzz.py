@@ -11,9 +11,9 @@ import dns.message
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dnsq import ask, records
-import etcdkv
-from procs import Skydns
+from tests.dnsq import ask, records
+from tests import etcdkv
+from tests.procs import Skydns
 from skydns.config import Config, normalise
 from skydns.forward import Forwarder
 from skydns.handler import Handler, State

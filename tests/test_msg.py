@@ -3,7 +3,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from skydns import msg
+from skydns_common import msg
 
 V = msg.Service
 

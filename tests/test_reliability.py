@@ -12,11 +12,11 @@ import threading
 import time
 
 
-import etcdkv
-from fakeapi import FakeApi
-from k8sobj import service
-from procs import Etcd, Kube2sky, Skydns, wait_until
-from tcpproxy import Proxy
+from tests import etcdkv
+from tests.fakeapi import FakeApi
+from tests.k8sobj import service
+from tests.procs import Etcd, Kube2sky, Skydns, wait_until
+from tests.tcpproxy import Proxy
 
 from kube2sky import records as k2s_records
 

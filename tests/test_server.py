@@ -10,9 +10,9 @@ import dns.message
 import dns.query
 import pytest
 
-from dnsq import ask, rcode, records
-import etcdkv
-from procs import Etcd, Skydns, free_port
+from tests.dnsq import ask, rcode, records
+from tests import etcdkv
+from tests.procs import Etcd, Skydns, free_port
 
 PREFIX = "srvtest"
 ROOT = f"/{PREFIX}/local/cluster"

@@ -12,7 +12,7 @@ from typing import Iterable
 
 import aetcd
 
-from ..etcd import Endpoints, Tls
+from skydns_common.etcd import Endpoints, Tls
 
 BATCH = 100
 

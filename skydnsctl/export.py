@@ -12,7 +12,7 @@ import math
 from collections import defaultdict
 from typing import Iterable
 
-from .. import msg
+from skydns_common import msg
 from .records import Row, ip_version
 
 

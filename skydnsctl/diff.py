@@ -18,7 +18,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from ..config import split_hostport
+from skydns_common.addr import split_hostport
 from . import records
 from .store import from_args
 

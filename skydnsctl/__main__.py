@@ -1,4 +1,4 @@
-"""``python -m skydns.ctl`` runs skydnsctl."""
+"""``python -m skydnsctl`` runs skydnsctl."""
 
 import sys
 
