@@ -6,10 +6,11 @@ docker-compose.yml brought up by podman-compose.
 
 Everything runs in podman's private storage under a temporary directory,
 with a private containers.conf (runc, ulimits this machine grants, its own
-network config), and is removed at the end.  The pods have no network but
-their own loopback (`--network none`), like a Kubernetes pod's shared
-localhost; what needs a bridge (compose) runs in a network namespace made
-by the test.  podman missing is an error, never a skip: `make setup`
+network config), and is removed at the end.  Every podman command runs in a
+network namespace the test makes: the legacy pod has no network but its
+own loopback (`--network none`), like a Kubernetes pod's shared localhost;
+the bridges that `kube play` and podman-compose make stay inside that
+namespace.  podman missing is an error, never a skip: `make setup`
 installs it.
 """
 
@@ -45,7 +46,6 @@ CUSTOM = ("registry", "10.0.9.9")
 #: switched to mounted files: the cluster file and the ConfigMap's copy
 API_FLAGS = ("--kube_master_url=", "--config-map=", "--config-map-namespace=")
 FILE_FLAGS = ["--from-file=/cluster/cluster.yaml", "--config-dir=/etc/kube-dns-config"]
-STARTED = time.monotonic()
 
 
 def _limit(kind: int) -> int:
