@@ -16,6 +16,7 @@ import logging
 import socket
 import struct
 
+from . import wire
 from .handler import Handler
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class UdpServer:
     async def _later(self, pending, addr) -> None:
         out = await pending
         if out is not None and self.sock.fileno() != -1:
-            self.send(out, addr)
+            self.send(wire.fit_udp(out), addr)  # a relayed reply: sized by the upstream
 
     def close(self) -> None:
         if self.sock.fileno() != -1:

@@ -1,0 +1,89 @@
+"""skydns under faults and abuse, as a process against a real etcd: no
+amplification over UDP, a hung etcd noticed in bounded time, workers that
+die with their parent.  Traffic on loopback only, every wait bounded."""
+
+import os
+import signal
+import socket
+import time
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rrset
+import pytest
+
+from tests import etcdkv
+from tests.dnsq import ask
+from tests.procs import Skydns, wait_until
+
+AMP = "amp"
+
+
+@pytest.fixture(scope="module")
+def big_zone(etcd):
+    """2,000 services under one domain: the apex holds a subtree of 55 KB."""
+    etcdkv.delete_prefix(etcd.url, f"/{AMP}/")
+
+    async def fill(c):
+        for i in range(2000):
+            await c.put(f"/{AMP}/local/cluster/svc/ns{i % 20}/s{i}/h".encode(),
+                        f'{{"host":"10.80.{i // 256}.{i % 256}","port":80}}'.encode())
+    etcdkv.run(etcd.url, fill)
+    sky = Skydns(etcd.url, "-domain=cluster.local.", f"-path-prefix={AMP}")
+    yield sky
+    sky.stop()
+    etcdkv.delete_prefix(etcd.url, f"/{AMP}/")
+
+
+def _udp(port, name, qtype, payload):
+    q = dns.message.make_query(name, qtype, use_edns=0, payload=payload)
+    wire = q.to_wire()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(wire, ("127.0.0.1", port))
+        raw, _ = s.recvfrom(65535)
+    reply = dns.message.from_wire(raw)
+    return len(wire), raw, reply
+
+
+# (question type, EDNS size the client claims)
+AMPLIFICATION = [("SRV", 65535), ("A", 65535), ("SRV", 4096), ("A", 1232), ("SRV", 512)]
+
+
+@pytest.mark.parametrize("qtype,payload", AMPLIFICATION, ids=[f"{t}-{p}" for t, p in AMPLIFICATION])
+def test_udp_reply_never_exceeds_what_we_advertise(big_zone, qtype, payload):
+    asked, raw, reply = _udp(big_zone.port, "cluster.local.", qtype, payload)
+    assert len(raw) <= min(payload, 1232), (len(raw), asked)
+    assert reply.flags & dns.flags.TC
+    assert reply.payload == 1232  # what we advertise, whatever was claimed
+    full = ask(big_zone.port, "cluster.local.", qtype, tcp=True, use_edns=0, payload=payload, timeout=10)
+    got = sum(len(rrset) for rrset in full.answer)
+    if qtype == "A":
+        assert not full.flags & dns.flags.TC
+        assert got == 2000
+    else:
+        # 2,000 SRV targets (never compressed, RFC 2782) outgrow one 64 KB
+        # message: TCP carries what one message holds, 20 times the UDP reply
+        assert got >= 20 * max(1, sum(len(rrset) for rrset in reply.answer))
+        assert len(full.to_wire()) > 32768
+    # asked again: the kept packet is the capped one too
+    assert len(_udp(big_zone.port, "cluster.local.", qtype, payload)[1]) <= 1232
+
+
+def test_a_relayed_reply_is_cut_to_what_we_advertise():
+    from skydns import wire
+    q = dns.message.make_query("big.example.", "TXT", use_edns=0, payload=65535)
+    big = dns.message.make_response(q)
+    big.use_edns(0, payload=4096)
+    for i in range(40):
+        big.answer.append(dns.rrset.from_text("big.example.", 60, "IN", "TXT", '"%s"' % ("x" * 100 + str(i))))
+    small = dns.message.make_response(q)
+    small.answer.append(dns.rrset.from_text("big.example.", 60, "IN", "TXT", '"short"'))
+    for packet, cut in ((big.to_wire(), True), (small.to_wire(), False)):
+        out = wire.fit_udp(packet)
+        assert len(out) <= 1232
+        m = dns.message.from_wire(out)
+        assert bool(m.flags & dns.flags.TC) is cut
+        assert (out == packet) is not cut
+        assert m.question == q.question and m.id == q.id
