@@ -87,3 +87,89 @@ def test_a_relayed_reply_is_cut_to_what_we_advertise():
         assert bool(m.flags & dns.flags.TC) is cut
         assert (out == packet) is not cut
         assert m.question == q.question and m.id == q.id
+
+
+def test_hung_etcd_is_noticed_and_answers_go_on(etcd):
+    """A relay between skydns and etcd stops moving bytes without closing:
+    not ready within 10 s, every answer still right, caught up soon after."""
+    from tests.tcpproxy import Proxy
+    from tests.test_reliability import Load, put_names
+
+    etcdkv.delete_prefix(etcd.url, "/hang/")
+    names = put_names(etcd.url, "hang", 20)
+    proxy = Proxy(int(etcd.url.rsplit(":", 1)[1]))
+    sky = Skydns(f"http://127.0.0.1:{proxy.port}", "-domain=cluster.local.", "-path-prefix=hang")
+    load = Load(sky.port, names)
+    load.start()
+    try:
+        time.sleep(1)
+        proxy.stall()
+        hung = time.monotonic()
+        wait_until(lambda: sky.http("/readiness")[0] == 503, 10, "not ready within 10 s of etcd hanging")
+        noticed = time.monotonic() - hung
+        etcdkv.put(etcd.url, {"/hang/local/cluster/late": '{"host":"10.70.9.9"}'})  # beside the relay
+        time.sleep(2)
+        asked = load.asked
+        proxy.resume()
+        wait_until(lambda: sky.http("/readiness")[0] == 200, 10, "ready again after etcd answers")
+        wait_until(lambda: ask(sky.port, "late.cluster.local.").answer, 5, "the change made while hung")
+    finally:
+        load.stop.set()
+        load.join(5)
+        proxy.resume()
+        sky.stop()
+        proxy.cut()
+        etcdkv.delete_prefix(etcd.url, "/hang/")
+    print(f"hung etcd noticed after {noticed:.1f}s")
+    assert asked > 200 and load.failed == 0, (asked, load.failures[:5])
+
+
+def test_a_watch_that_stops_delivering_is_restarted(etcd):
+    """etcd is fine but the watch stream delivers nothing (a stuck stream):
+    the mirror's own deadline notices the change it owes and watches again
+    from the last revision it applied."""
+    import asyncio
+
+    import aetcd
+
+    from skydns.config import Config, normalise
+    from skydns.handler import State
+    from skydns.metrics import Metrics
+    from skydns.mirror import Mirror
+    from skydns.store import Store
+    from skydns_common.etcd import Endpoints
+
+    etcdkv.delete_prefix(etcd.url, "/stuck/")
+
+    async def go():
+        state = State(Store("stuck"), normalise(Config(domain="cluster.local.", path_prefix="stuck")))
+        mirror = Mirror(Endpoints([etcd.url]), state, Metrics(), lambda raw: None)
+        mirror.check_every, mirror.check_timeout = 0.5, 2.0
+        deaf = {"on": True}
+        applied = mirror._apply
+        mirror._apply = lambda event: None if deaf["on"] else applied(event)
+        task = asyncio.create_task(mirror.run())
+        try:
+            await asyncio.wait_for(mirror.synced.wait(), 10)
+            while not state.connected:  # watching
+                await asyncio.sleep(0.01)
+            async with aetcd.Client("127.0.0.1", int(etcd.url.rsplit(":", 1)[1])) as c:
+                await c.put(b"/stuck/local/cluster/x", b'{"host":"10.70.8.8"}')
+            start = time.monotonic()
+            while state.connected:
+                assert time.monotonic() - start < 5, "the stuck watch was not noticed"
+                await asyncio.sleep(0.05)
+            noticed = time.monotonic() - start
+            deaf["on"] = False
+            while "/stuck/local/cluster/x" not in state.store.raw:
+                assert time.monotonic() - start < 10, "the change never arrived"
+                await asyncio.sleep(0.05)
+            return noticed
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    noticed = asyncio.run(go())
+    etcdkv.delete_prefix(etcd.url, "/stuck/")
+    print(f"stuck watch noticed after {noticed:.1f}s")
+    assert noticed <= 2 * 0.5 + 2.0
