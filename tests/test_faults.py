@@ -173,3 +173,45 @@ def test_a_watch_that_stops_delivering_is_restarted(etcd):
     etcdkv.delete_prefix(etcd.url, "/stuck/")
     print(f"stuck watch noticed after {noticed:.1f}s")
     assert noticed <= 2 * 0.5 + 2.0
+
+
+# (wait before the last start, how long the worker ran, the next wait)
+RESTART_WAITS = [
+    (None, 0.1, 0.5),      # the first death
+    (0.5, 0.1, 1.0),       # dying at once again: twice as long
+    (8.0, 0.1, 10.0),      # never more than 10 s
+    (10.0, 5.0, 10.0),
+    (10.0, 30.0, 0.5),     # after a healthy run, as short as the first time
+    (4.0, 3600.0, 0.5),
+]
+
+
+@pytest.mark.parametrize("last,ran_for,wait", RESTART_WAITS)
+def test_restart_wait_resets_after_a_healthy_run(last, ran_for, wait):
+    from skydns.workers import restart_wait
+    assert restart_wait(last, ran_for) == wait
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_die_with_a_killed_parent(etcd):
+    sky = Skydns(etcd.url, "-domain=cluster.local.", "-path-prefix=orphans", "-workers=2")
+    worker = None
+    try:
+        wait_until(lambda: "worker 1 started (pid" in sky.output(), 10, "a worker")
+        worker = int(sky.output().split("worker 1 started (pid ")[1].split(")")[0])
+        wait_until(lambda: "skydns worker serving" in sky.output(), 20, "the worker serving")
+        assert _alive(worker)
+        os.kill(sky.proc.pid, signal.SIGKILL)
+        sky.proc.wait()
+        wait_until(lambda: not _alive(worker), 10, "the worker gone with its parent")
+    finally:
+        if worker and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+        sky.stop()
