@@ -79,7 +79,7 @@ def test_pod_records(pods, want):
     (f"{D}/svc/ns/web/_tcp/_http/abc", V("x", 1), ("svc", "ns", "web")),
     (f"{D}/pod/ns/1-2-3-4/ad70cf0f", V("1.2.3.4"), ("pod", "ns", "1-2-3-4")),
     (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta",)),
-    (f"{D}/ns/web", V("10.0.0.1"), ("svc", "ns", "web")),
+    (f"{D}/ns/web", V("10.0.0.1"), None),  # a legacy leaf is owned only beside its service (owned below)
     (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
     (f"{D}/dns/ns", V("10.0.0.1"), None),
     (f"{D}/hadoop/nn1", '{"host":"10.1.1.1"}', None),
@@ -90,6 +90,33 @@ def test_pod_records(pods, want):
 ])
 def test_unit_of(key, value, unit):
     assert rec.unit_of(key, value, OPT) == unit
+
+
+LEGACY = V("10.0.0.1")
+CLUSTER_IP = f"{D}/svc/ns/web/c88f1059"
+
+# (what etcd holds, what kube2sky owns of it)
+OWNED = [
+    ("a legacy leaf beside its service's ClusterIP record",
+     {CLUSTER_IP: LEGACY, f"{D}/ns/web": LEGACY},
+     {("svc", "ns", "web"): {CLUSTER_IP: LEGACY, f"{D}/ns/web": LEGACY}}),
+    ("a custom record of the legacy shape, no such service",
+     {f"{D}/hadoop/nn1": V("10.1.1.1")}, {}),
+    ("the legacy shape beside a service of another address",
+     {CLUSTER_IP: LEGACY, f"{D}/ns/web": V("10.9.9.9")}, {("svc", "ns", "web"): {CLUSTER_IP: LEGACY}}),
+    ("the legacy shape beside the service's SRV record only",
+     {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80), f"{D}/ns/web": LEGACY},
+     {("svc", "ns", "web"): {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80)}}),
+    ("a custom record of another shape", {f"{D}/ns/web": '{"host":"10.0.0.1"}', CLUSTER_IP: LEGACY},
+     {("svc", "ns", "web"): {CLUSTER_IP: LEGACY}}),
+]
+
+
+@pytest.mark.parametrize("tree,want", [o[1:] for o in OWNED], ids=[o[0] for o in OWNED])
+def test_owned_never_guesses_from_a_value_alone(tree, want):
+    as_bytes = {k: v.encode() for k, v in tree.items()}
+    got = rec.owned(as_bytes.items(), OPT)
+    assert got == {u: {k: v.encode() for k, v in keys.items()} for u, keys in want.items()}
 
 
 @pytest.mark.parametrize("want,have,puts,deletes", [
