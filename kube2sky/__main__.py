@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 
+from prometheus_client import CollectorRegistry
 from tenacity import Retrying, retry_if_exception_type
 from skydns_common.retry import backoff
 
@@ -19,7 +20,7 @@ from skydns_common import goflags
 from skydns_common.etcd import Endpoints, Tls
 from skydns_common.health import serve as serve_health
 
-from . import filesource, kube
+from . import customsync, filesource, kube
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
@@ -50,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-ttl", type=int, default=10, help="leader lease TTL in seconds")
     p.add_argument("--id", default=f"{socket.gethostname()}-{os.getpid()}", help="this replica's identity")
     p.add_argument("--watch-timeout", type=int, default=60, help="timeoutSeconds of one watch request")
+    customsync.add_flags(p)
     return p
 
 
@@ -101,7 +103,9 @@ async def run(a: argparse.Namespace) -> None:
             return False
         return ctl.synced.is_set() if ctl.leading else election.following
 
-    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, None)
+    registry = CollectorRegistry()
+    custom = customsync.start(a, api, writer, opt, loop, stop, registry)
+    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, registry)
     if a.from_file:
         threading.Thread(target=pump_file, args=(a.from_file, loop, queue, stop), name="file", daemon=True).start()
     else:
@@ -113,6 +117,8 @@ async def run(a: argparse.Namespace) -> None:
         writer.guard = (key.encode(), a.id.encode())
         ctl.leading, ctl.full = True, True
         queue.put_nowait(("lead", "", None))
+        if custom is not None:
+            custom.wake()
 
     def on_lose():
         ctl.leading = False
@@ -142,14 +148,17 @@ async def run(a: argparse.Namespace) -> None:
                 on_lose()
 
     worker = asyncio.create_task(control())
-    await asyncio.wait({worker, electing, asyncio.create_task(stopping.wait())},
+    tasks = [worker, electing]
+    if custom is not None:
+        tasks.append(asyncio.create_task(custom.run(lambda: ctl.leading)))
+    await asyncio.wait({*tasks, asyncio.create_task(stopping.wait())},
                        return_when=asyncio.FIRST_COMPLETED)
     stop.set()
-    for t in (worker, electing):
+    for t in tasks:
         t.cancel()
-    await asyncio.gather(worker, electing, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     health.close()
-    for t in (worker, electing):
+    for t in tasks:
         if t.done() and not t.cancelled() and t.exception():
             raise t.exception()
 

@@ -17,6 +17,7 @@ ended the stream (a server that keeps the connection but sends nothing).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import socket
@@ -33,6 +34,7 @@ LISTERS = {
     "services": "list_service_for_all_namespaces",
     "endpoints": "list_endpoints_for_all_namespaces",
     "pods": "list_pod_for_all_namespaces",
+    "configmaps": "list_namespaced_config_map",  # with namespace= and field_selector= (customsource)
 }
 
 
@@ -67,9 +69,10 @@ def api_client(master_url: str = "", kubecfg: str = "") -> client.CoreV1Api:
 
 
 def list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
-                   timeout: int = 60) -> Iterator[tuple[str, object, str]]:
-    """Yields ("LIST", items, rv), then (ADDED|MODIFIED|DELETED, object, rv)."""
-    fn = getattr(api, LISTERS[kind])
+                   timeout: int = 60, **selector) -> Iterator[tuple[str, object, str]]:
+    """Yields ("LIST", items, rv), then (ADDED|MODIFIED|DELETED, object, rv).
+    ``selector``: more arguments of the lister (namespace, field_selector)."""
+    fn = functools.partial(getattr(api, LISTERS[kind]), **selector)
     resp = fn(_preload_content=False, _request_timeout=30)
     data = json.loads(resp.data)
     rv = data["metadata"]["resourceVersion"]

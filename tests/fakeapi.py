@@ -1,6 +1,9 @@
 """A fake Kubernetes API server, faithful to list/watch, for kube2sky's tests.
 
-Serves ``/api/v1/{services,endpoints,pods}``: a list carries the store's
+Serves ``/api/v1/{services,endpoints,pods,configmaps}``, and ConfigMaps per
+namespace (``/api/v1/namespaces/NS/configmaps``, with
+``fieldSelector=metadata.name=NAME``; ``.../configmaps/NAME`` is a GET of
+one object, 404 when there is none): a list carries the store's
 resourceVersion; ``watch=true`` (or ``1``) streams newline-delimited JSON
 events in HTTP/1.1 chunks from a resourceVersion on, sends BOOKMARKs when
 asked (``allowWatchBookmarks``), ends the stream after ``timeoutSeconds``,
@@ -21,7 +24,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod"}
+KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod", "configmaps": "ConfigMap"}
+#: kinds also served per namespace: /api/v1/namespaces/NS/KIND[/NAME], with fieldSelector=metadata.name=...
+NAMESPACED = ("configmaps",)
 
 
 class FakeApi:
@@ -146,6 +151,11 @@ class FakeApi:
                 if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
                     return self._json(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
                 segs = parts.path.strip("/").split("/")
+                match = lambda obj: True  # noqa: E731 - every object of the kind
+                if len(segs) in (5, 6) and segs[:3] == ["api", "v1", "namespaces"] and segs[4] in NAMESPACED:
+                    segs, match, one = self._namespaced(segs, q)
+                    if one is not None:
+                        return self._one(segs[2], one)
                 if len(segs) != 3 or segs[:2] != ["api", "v1"] or segs[2] not in KINDS:
                     return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
                 with api.cond:
@@ -155,12 +165,33 @@ class FakeApi:
                                              "code": code, "reason": "InternalError", "message": "injected"})
                 kind = segs[2]
                 if q.get("watch") in ("true", "1"):
-                    return self._watch(kind, q)
+                    return self._watch(kind, q, match)
                 with api.cond:
-                    items = [copy.deepcopy(o) for _, o in sorted(api.objects[kind].items())]
+                    items = [copy.deepcopy(o) for _, o in sorted(api.objects[kind].items()) if match(o)]
                     rv = api.rv
                 self._json(200, {"kind": KINDS[kind] + "List", "apiVersion": "v1",
                                  "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+            def _namespaced(self, segs, q):
+                """/api/v1/namespaces/NS/KIND[/NAME] -> (/api/v1/KIND, a filter, NAME or None)."""
+                namespace, kind = segs[3], segs[4]
+                want = {"metadata.namespace": namespace}
+                for term in filter(None, (q.get("fieldSelector") or "").split(",")):
+                    field, _, value = term.replace("==", "=").partition("=")
+                    want[field] = value
+
+                def match(obj):
+                    meta = obj.get("metadata") or {}
+                    return all(meta.get(f.split(".", 1)[1]) == v for f, v in want.items())
+                return ["api", "v1", kind], match, (namespace, segs[5]) if len(segs) == 6 else None
+
+            def _one(self, kind, key):
+                with api.cond:
+                    obj = copy.deepcopy(api.objects[kind].get(key))
+                if obj is None:
+                    return self._json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
+                                            "reason": "NotFound", "message": f'{kind} "{key[1]}" not found'})
+                self._json(200, obj)
 
             def _json(self, code, body):
                 data = json.dumps(body).encode()
@@ -175,7 +206,7 @@ class FakeApi:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
 
-            def _watch(self, kind, q):
+            def _watch(self, kind, q, match=lambda obj: True):
                 since = int(q.get("resourceVersion") or 0)
                 timeout = float(q.get("timeoutSeconds") or 300)
                 bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
@@ -201,7 +232,7 @@ class FakeApi:
                                 api.cond.wait(0.5)
                                 continue
                             for rv, k, etype, obj in api.history:
-                                if rv > since and k == kind:
+                                if rv > since and k == kind and match(obj):
                                     self._chunk({"type": etype, "object": obj})
                             since = max(since, api.rv)
                             now = time.monotonic()

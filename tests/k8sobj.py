@@ -26,3 +26,7 @@ def from_case(obj):
     if kind == "Pod":
         return "pods", pod(obj["name"], obj.get("podIP", ""), obj["namespace"])
     raise ValueError(kind)
+
+
+def config_map(name, data, ns="kube-system"):
+    return {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns}, "data": dict(data)}
