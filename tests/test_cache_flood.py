@@ -7,7 +7,7 @@ import statistics
 import time
 
 from skydns.config import Config, normalise
-from skydns.fastpath import PacketCache
+from skydns.packetcache import PacketCache
 from skydns.store import Store
 
 CAPACITY = 40_000
