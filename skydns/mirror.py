@@ -108,17 +108,20 @@ class Mirror:
         """Fails (so the session reconnects, readiness false meanwhile) when
         etcd does not answer a one-key read within check_timeout, or when a
         change under the prefix was owed at the previous check and still
-        has not come through the watch."""
-        owed = 0
+        has not come through the watch.  What is owed is asked (a read of
+        the prefix's keys) only after a whole period without an event while
+        etcd's revision moved on."""
+        owed, seen = 0, self.store.revision
         while True:
             await asyncio.sleep(self.check_every)
             try:
                 head = await asyncio.wait_for(head_revision(client, prefix, self.check_timeout),
                                               self.check_timeout)
-                if head <= self.store.revision:
-                    owed = 0
+                applied = self.store.revision
+                if head <= applied or applied != seen:  # caught up, or events still coming
+                    owed, seen = 0, applied
                     continue
-                if owed and self.store.revision < owed:
+                if owed and applied < owed:
                     raise WatchStuck(f"the watch has not delivered revision {owed} (applied "
                                      f"{self.store.revision}, etcd at {head})")
                 owed = await asyncio.wait_for(first_change_after(client, prefix, self.store.revision,

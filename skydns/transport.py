@@ -51,6 +51,7 @@ class UdpServer:
         recv = self.sock.recvfrom
         fast = self.handler.fast
         build = self.handler.build
+        fit_udp = wire.fit_udp
         ready: list[tuple[bytes, object]] = []
         try:
             for _ in range(self.BURST):
@@ -71,6 +72,7 @@ class UdpServer:
                         self.tasks.add(task)
                         task.add_done_callback(self.tasks.discard)
                         continue
+                    out = fit_udp(out)  # a cached forwarded reply was sized by the upstream
                 ready.append((out, addr))
                 if len(ready) >= self.BATCH:
                     self._flush(ready)
