@@ -9,7 +9,6 @@ import time
 
 import dns.flags
 import dns.message
-import dns.query
 import dns.rrset
 import pytest
 
