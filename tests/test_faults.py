@@ -214,3 +214,69 @@ def test_workers_die_with_a_killed_parent(etcd):
         if worker and _alive(worker):
             os.kill(worker, signal.SIGKILL)
         sky.stop()
+
+
+class BigUpstream:
+    """A loopback DNS server answering every TXT question with ~3 KB of
+    records, over UDP (whatever size the question allows) and TCP."""
+
+    def __init__(self):
+        import threading
+        from tests.procs import free_port
+        self.port = free_port()
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", self.port))
+        self.tcp = socket.socket()
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind(("127.0.0.1", self.port))
+        self.tcp.listen(8)
+        for target in (self._serve_udp, self._serve_tcp):
+            threading.Thread(target=target, daemon=True).start()
+
+    @staticmethod
+    def reply(data):
+        q = dns.message.from_wire(data)
+        r = dns.message.make_response(q)
+        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "TXT",
+                                            *('"%s"' % (c * 200) for c in "abcdefghijklmno")))
+        return r.to_wire(max_size=65535)
+
+    def _serve_udp(self):
+        while True:
+            try:
+                data, addr = self.udp.recvfrom(65535)
+                self.udp.sendto(self.reply(data), addr)
+            except OSError:
+                return
+
+    def _serve_tcp(self):
+        while True:
+            try:
+                conn, _ = self.tcp.accept()
+            except OSError:
+                return
+            with conn:
+                n = int.from_bytes(conn.recv(2), "big")
+                data = b""
+                while len(data) < n:
+                    data += conn.recv(n - len(data))
+                out = self.reply(data)
+                conn.sendall(len(out).to_bytes(2, "big") + out)
+
+    def close(self):
+        self.udp.close()
+        self.tcp.close()
+
+
+def test_a_large_forwarded_reply_is_cut_over_udp_and_whole_over_tcp(etcd):
+    up = BigUpstream()
+    sky = Skydns(etcd.url, "-domain=cluster.local.", "-path-prefix=bigfwd", f"-nameservers=127.0.0.1:{up.port}")
+    try:
+        for _ in range(2):  # relayed, then from the forward cache
+            _, raw, reply = _udp(sky.port, "big.example.com.", "TXT", 65535)
+            assert len(raw) <= 1232 and reply.flags & dns.flags.TC, len(raw)
+        full = ask(sky.port, "big.example.com.", "TXT", tcp=True, use_edns=0, payload=65535)
+        assert len(full.to_wire()) > 3000 and not full.flags & dns.flags.TC
+    finally:
+        sky.stop()
+        up.close()
