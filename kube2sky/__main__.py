@@ -12,7 +12,6 @@ import socket
 import sys
 import threading
 
-from prometheus_client import CollectorRegistry
 from tenacity import Retrying, retry_if_exception_type
 from skydns_common.retry import backoff
 
@@ -20,7 +19,7 @@ from skydns_common import goflags
 from skydns_common.etcd import Endpoints, Tls
 from skydns_common.health import serve as serve_health
 
-from . import customsync, filesource, kube
+from . import customsync, filesource, kube, metrics
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
@@ -103,9 +102,8 @@ async def run(a: argparse.Namespace) -> None:
             return False
         return ctl.synced.is_set() if ctl.leading else election.following
 
-    registry = CollectorRegistry()
-    custom = customsync.start(a, api, writer, opt, loop, stop, registry)
-    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, registry)
+    custom = customsync.start(a, api, writer, opt, loop, stop)
+    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, metrics.REGISTRY)
     if a.from_file:
         threading.Thread(target=pump_file, args=(a.from_file, loop, queue, stop), name="file", daemon=True).start()
     else:
@@ -116,6 +114,7 @@ async def run(a: argparse.Namespace) -> None:
     def on_lead():
         writer.guard = (key.encode(), a.id.encode())
         ctl.leading, ctl.full = True, True
+        metrics.leading(True)
         queue.put_nowait(("lead", "", None))
         if custom is not None:
             custom.wake()
@@ -123,6 +122,7 @@ async def run(a: argparse.Namespace) -> None:
     def on_lose():
         ctl.leading = False
         ctl.synced.clear()
+        metrics.leading(False)
 
     electing = asyncio.create_task(election.run(on_lead, on_lose))
     source = f"file {a.from_file}" if a.from_file else f"API {a.kube_master_url or a.kubecfg_file or 'in-cluster'}"
@@ -138,11 +138,13 @@ async def run(a: argparse.Namespace) -> None:
             batch = [item]
             while not queue.empty():
                 batch.append(queue.get_nowait())
+            mark = metrics.batch()
             for kind, etype, obj in batch:
                 if kind in KINDS:
                     ctl.on_event(kind, etype, obj)
             try:
                 await ctl.sync()
+                metrics.synced(mark)
             except NotLeader:
                 log.warning("lost the lead while writing; stopping writes")
                 on_lose()

@@ -2,7 +2,7 @@
 
 A task of its own beside the controller: the source thread posts the
 ConfigMap's data, :meth:`CustomDns.update` parses it (a bad key: one log
-line and ``kube2sky_configmap_errors_total{key}``), and while this replica
+line and ``skydns_kube2sky_configmap_errors_total{key}``), and while this replica
 leads, :meth:`CustomDns.run` reads the manifest, the keys involved and
 ``/<prefix>/config``, and writes the plan in one transaction that compares
 the manifest's and the config's revisions (someone else wrote them: read
@@ -20,11 +20,9 @@ import threading
 from typing import Callable
 from urllib.parse import quote
 
-from prometheus_client import CollectorRegistry, Counter
-
 from skydns_common import hosts
 
-from . import customdns, customsource
+from . import customdns, customsource, metrics
 from .records import Options
 from .writer import MAX_OPS, NotLeader, Writer
 
@@ -32,8 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class CustomDns:
-    def __init__(self, writer: Writer, opt: Options, source: str, manifest_name: str,
-                 registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, writer: Writer, opt: Options, source: str, manifest_name: str) -> None:
         self.writer = writer
         self.opt = opt
         self.source = source
@@ -42,15 +39,12 @@ class CustomDns:
         self.known = False  # the source has said what there is (or that there is nothing)
         self.desired = customdns.desired(None, opt.domain, opt.prefix)
         self.kick = asyncio.Event()
-        self.errors = Counter("kube2sky_configmap_errors", "ConfigMap keys rejected (the last good state stays)",
-                              ["key"], registry=registry)
-        self.applied = Counter("kube2sky_configmap_applied", "ConfigMap states written to etcd", registry=registry)
 
     def update(self, data: dict[str, str] | None) -> None:
         d = customdns.desired(data, self.opt.domain, self.opt.prefix)
         for section, why in sorted(d.errors.items()):
             log.error("%s: key %s rejected: %s; its last good state stays", self.source, section, why)
-            self.errors.labels(section).inc()
+            metrics.CONFIGMAP_ERRORS.labels(section).inc()
         if data is None and self.known:
             log.info("%s is gone: removing what it produced", self.source)
         self.desired, self.known = d, True
@@ -76,7 +70,7 @@ class CustomDns:
     async def apply(self) -> None:
         for _ in range(10):
             if await self._try():
-                self.applied.inc()
+                metrics.CONFIGMAP_APPLIED.inc()
                 return
             log.info("%s: the manifest or %s changed while writing; again", self.source, self.config_key)
         log.error("%s: gave up after 10 tries; will try on the next change", self.source)
@@ -143,8 +137,8 @@ def add_flags(p) -> None:
                    "layout) to follow instead of --config-map")
 
 
-def start(a, api, writer: Writer, opt: Options, loop: asyncio.AbstractEventLoop, stop: threading.Event,
-          registry: CollectorRegistry | None) -> CustomDns | None:
+def start(a, api, writer: Writer, opt: Options, loop: asyncio.AbstractEventLoop,
+          stop: threading.Event) -> CustomDns | None:
     """The ConfigMap source thread and its CustomDns, when a flag asks for one."""
     if a.config_map and a.config_dir:
         raise ValueError("--config-map and --config-dir are two ways to the same thing: give one")
@@ -154,10 +148,10 @@ def start(a, api, writer: Writer, opt: Options, loop: asyncio.AbstractEventLoop,
         if api is None:
             raise ValueError("--config-map needs an API server (with --from-file, use --config-dir)")
         source = f"ConfigMap {a.config_map_namespace}/{a.config_map}"
-        custom = CustomDns(writer, opt, source, f"{a.config_map_namespace}/{a.config_map}", registry)
+        custom = CustomDns(writer, opt, source, f"{a.config_map_namespace}/{a.config_map}")
     else:
         path = os.path.abspath(a.config_dir)
-        custom = CustomDns(writer, opt, f"config dir {path}", "dir:" + quote(path, safe=""), registry)
+        custom = CustomDns(writer, opt, f"config dir {path}", "dir:" + quote(path, safe=""))
 
     def post(data):
         loop.call_soon_threadsafe(custom.update, data)

@@ -21,7 +21,7 @@ from skydns_common.retry import backoff
 
 from skydns_common.etcd import Endpoints
 
-from . import records
+from . import metrics, records
 from .plan import Change
 from .records import Options, Unit
 
@@ -114,6 +114,7 @@ class Writer:
         for step_puts, step_deletes in steps:
             await self._txn(step_puts, step_deletes, "/".join(batch[0].unit) + (f" and {len(batch) - 1} more"
                                                                                  if len(batch) > 1 else ""))
+        metrics.written(len(batch), len(puts), len(deletes))
         if len(batch) <= 3:
             for c in batch:
                 log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
@@ -128,10 +129,15 @@ class Writer:
             if self.guard is not None:
                 key, ident = self.guard
                 compare = [c.transactions.value(key) == ident]
-            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            try:
+                ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            except aetcd.exceptions.ClientError:
+                metrics.TXN_FAILURES.labels("etcd").inc()
+                raise
             return ok
 
         if not await self._retry(f"writing {what}", txn):
+            metrics.TXN_FAILURES.labels("not_leader").inc()
             raise NotLeader("leader key changed hands")
 
     async def close(self) -> None:

@@ -200,10 +200,10 @@ def test_bad_input_keeps_the_last_good_state(etcd, api, clean, peers):
             "upstreamNameservers": '["not-an-ip"]',
             "hosts": "10.0.0.2 registry\nthis is not a hosts line\n"}))
         wait_until(lambda: "key hosts rejected" in kube2sky.output(), what="the hosts line reported")
-        wait_until(lambda: metric(kube2sky, 'kube2sky_configmap_errors_total{key="hosts"}') == [1.0],
+        wait_until(lambda: metric(kube2sky, 'skydns_kube2sky_configmap_errors_total{key="hosts"}') == [1.0],
                    what="counted")
-        assert metric(kube2sky, 'kube2sky_configmap_errors_total{key="stubDomains"}') == [1.0]
-        assert metric(kube2sky, 'kube2sky_configmap_errors_total{key="upstreamNameservers"}') == [1.0]
+        assert metric(kube2sky, 'skydns_kube2sky_configmap_errors_total{key="stubDomains"}') == [1.0]
+        assert metric(kube2sky, 'skydns_kube2sky_configmap_errors_total{key="upstreamNameservers"}') == [1.0]
         out = kube2sky.output()
         assert out.count("key stubDomains rejected") == 1 and "line 2" in out and "not JSON" in out
         time.sleep(0.5)
