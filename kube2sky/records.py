@@ -264,8 +264,8 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
 
 
 def legacy_unit(key: str, value: bytes | str, opt: Options) -> Unit | None:
-    """The service a ``D/<ns>/<svc>`` leaf with kube2sky's value would be the
-    legacy name of, or None.  A guess from the key and value alone: custom
+    """The service a ``D/<ns>/<svc>`` (or ``D/<ns>/<svc>/<hash>``) leaf with
+    kube2sky's value would be the legacy name of, or None.  A guess from the key and value alone: custom
     records may have that shape too, so :func:`owned` asks for more."""
     base = opt.base + "/"
     if not key.startswith(base):
@@ -284,10 +284,10 @@ def legacy_unit(key: str, value: bytes | str, opt: Options) -> Unit | None:
 def owned(items: Iterable[tuple[str, bytes]], opt: Options) -> dict[Unit, dict[str, bytes]]:
     """What kube2sky owns among etcd's (key, value) pairs, by unit.  Keys in
     its own layout are owned by their place (:func:`unit_of`); a legacy
-    ``D/<ns>/<svc>`` leaf only when kube2sky's ClusterIP record of that
-    service (``D/svc/<ns>/<svc>/<hash>``) holds the same value: the pair
-    kube2sky writes together, never a shape alone (a custom record at
-    ``D/hadoop/nn1`` may look exactly like one)."""
+    ``D/<ns>/<svc>`` (or headless ``D/<ns>/<svc>/<hash>``) leaf only when a
+    record of that service in kube2sky's layout (``D/svc/<ns>/<svc>/<label>``)
+    holds the same value: the pair kube2sky writes together, never a shape
+    alone (a custom record at ``D/hadoop/nn1`` may look exactly like one)."""
     have: dict[Unit, dict[str, bytes]] = {}
     legacy: list[tuple[Unit, str, bytes]] = []
     for key, value in items:

@@ -169,7 +169,7 @@ def test_pod_records(pods, want):
     (f"{D}/dns/ns", V("10.0.0.1"), None),
     (f"{D}/hadoop/nn1", '{"host":"10.1.1.1"}', None),
     (f"{D}/svc/ns/ext", V("db.example.org."), ("svc", "ns", "ext")),
-    (f"{D}/ns/hl/c88f1059", V("10.0.0.1"), ("svc", "ns", "hl")),
+    (f"{D}/ns/hl/c88f1059", V("10.0.0.1"), None),  # a legacy headless leaf: owned only beside its service (owned below)
     (f"{D}/ns/hl/web-0", V("10.0.0.1"), None),  # not the hash of its value: a custom record
     (f"{D}/ns/hl/c88f1059", '{"host":"10.0.0.1"}', None),
     ("/skydns/arpa/in-addr/10/0/0/4", '{"host":"c88f1059.hl.ns.svc.cluster.local.","ttl":30}', ("svc", "ns", "hl")),
@@ -197,6 +197,11 @@ OWNED = [
     ("the legacy shape beside the service's SRV record only",
      {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80), f"{D}/ns/web": LEGACY},
      {("svc", "ns", "web"): {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80)}}),
+    ("a legacy headless leaf beside its endpoint's record",
+     {f"{D}/svc/ns/hl/web-0": LEGACY, f"{D}/ns/hl/c88f1059": LEGACY},
+     {("svc", "ns", "hl"): {f"{D}/svc/ns/hl/web-0": LEGACY, f"{D}/ns/hl/c88f1059": LEGACY}}),
+    ("a custom record of the legacy headless shape, no such service",
+     {f"{D}/ns/hl/c88f1059": LEGACY}, {}),
     ("a custom record of another shape", {f"{D}/ns/web": '{"host":"10.0.0.1"}', CLUSTER_IP: LEGACY},
      {("svc", "ns", "web"): {CLUSTER_IP: LEGACY}}),
 ]
