@@ -147,7 +147,11 @@ def fit_udp(packet: bytes) -> bytes:
     client asks again over TCP)."""
     if len(packet) <= OUR_UDP_SIZE:
         return packet
-    record = DNSRecord.parse(packet)
+    try:
+        record = DNSRecord.parse(packet)
+    except Exception:  # noqa: BLE001 - an upstream's odd packet: its bare header, truncated
+        qid, flags = struct.unpack("!HH", packet[:4])
+        return struct.pack("!HHHHHH", qid, flags | 0x0200, 0, 0, 0, 0)
     record.rr, record.auth = [], []
     record.ar = [rr for rr in record.ar if rr.rtype == QTYPE.OPT]
     record.header.tc = 1

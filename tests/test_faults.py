@@ -86,6 +86,9 @@ def test_a_relayed_reply_is_cut_to_what_we_advertise():
         assert bool(m.flags & dns.flags.TC) is cut
         assert (out == packet) is not cut
         assert m.question == q.question and m.id == q.id
+    junk = big.to_wire(max_size=65535)[:12] + b"\xff" * 2000  # no parser makes sense of it
+    out = wire.fit_udp(junk)
+    assert len(out) == 12 and out[:2] == junk[:2] and out[2] & 0x02
 
 
 def test_hung_etcd_is_noticed_and_answers_go_on(etcd):
