@@ -382,7 +382,10 @@ def played_copies(cluster_dir: Path, config_dir: Path) -> tuple[list[dict], dict
     containerPorts (podman publishes each on the same port of the host, so
     two replicas collide on port 53, which Kubernetes never does), `$(POD_NAME)`
     in args (podman does not expand it: both replicas would have the one id
-    "$(POD_NAME)"; kube2sky's default id, hostname-pid, is unique), and
+    "$(POD_NAME)"; kube2sky's default id, hostname-pid, is unique), env
+    from the downward API's `status.podIP` (podman refuses the pod: "fieldPath
+    status.podIP is either not valid or not supported"; nothing uses it
+    unless the user adds --healthz-bind-address=$(POD_IP)), and
     kube2sky's sources, switched to the cluster file and the ConfigMap's
     copy as in the legacy pod (no API server here).
     """
@@ -403,6 +406,8 @@ def played_copies(cluster_dir: Path, config_dir: Path) -> tuple[list[dict], dict
     for c in dep["spec"]["template"]["spec"]["containers"]:
         c.pop("ports", None)
         c["args"] = [a for a in c.get("args", []) if "$(" not in a]
+        c["env"] = [e for e in c.get("env", [])
+                    if not e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath", "").startswith("status.")]
         if c["name"] == "kube2sky":
             kept = [a for a in c["command"] if not a.startswith(API_FLAGS)]
             assert len(c["command"]) - len(kept) == 2  # --config-map, --config-map-namespace
