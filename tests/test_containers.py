@@ -16,6 +16,8 @@ installs it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import resource
@@ -116,6 +118,21 @@ runroot = "{self.dir}/run"
         subprocess.run(["umount", "-R", str(self.dir / "root" / "overlay")], capture_output=True)
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def bridge_lock():
+    """Held while a bridge network exists: netavark keeps its IPAM database
+    and aardvark-dns (one process, serving every network with DNS) in
+    /run/containers/networks whatever the storage, so two runs of these
+    tests on one machine (two checkouts) would share them across network
+    namespaces.  They take turns."""
+    with open(os.path.join(tempfile.gettempdir(), "skydns-stack-podman-bridge.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")
@@ -435,67 +452,68 @@ def test_modern_manifests_played(podman, images, report):
     replicas = dep["spec"]["replicas"]
     pods = [f"{dep['metadata']['name']}-pod-{i}" for i in range(replicas)]
     clients = []
-    try:
-        t0 = time.monotonic()
-        podman("kube", "play", str(work / "etcd.yaml"))
-        ip = podman("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                    "kube-dns-etcd-0-etcd")
-        assert ip, "the etcd pod has no address"
-        hosts = podman.dir / "hosts"
-        hosts.write_text(hosts.read_text().replace("127.0.0.1 kube-dns-etcd", f"{ip} kube-dns-etcd"))
-        podman("kube", "play", str(work / "kube-dns.yaml"))
-        names = podman("pod", "ps", "--format", "{{.Name}}").split()
-        assert set(pods) <= set(names), names
-        for name in pods:
-            c = Pod(podman, name)
-            c.name = name  # the played pod itself
-            clients.append(c)
-        for c in clients:
-            got = c.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
-            assert isinstance(got["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
-                f"{c.name}: {got}\n{c.logs()}"
-        report(f"modern: etcd pod and {replicas} kube-dns replicas played, ready in {time.monotonic() - t0:.1f}s")
+    with bridge_lock():
+        try:
+            t0 = time.monotonic()
+            podman("kube", "play", str(work / "etcd.yaml"))
+            ip = podman("inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                        "kube-dns-etcd-0-etcd")
+            assert ip, "the etcd pod has no address"
+            hosts = podman.dir / "hosts"
+            hosts.write_text(hosts.read_text().replace("127.0.0.1 kube-dns-etcd", f"{ip} kube-dns-etcd"))
+            podman("kube", "play", str(work / "kube-dns.yaml"))
+            names = podman("pod", "ps", "--format", "{{.Name}}").split()
+            assert set(pods) <= set(names), names
+            for name in pods:
+                c = Pod(podman, name)
+                c.name = name  # the played pod itself
+                clients.append(c)
+            for c in clients:
+                got = c.client("ready", "http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness")
+                assert isinstance(got["ready http://127.0.0.1:8080/readiness,http://127.0.0.1:8081/readiness"], float), \
+                    f"{c.name}: {got}\n{c.logs()}"
+            report(f"modern: etcd pod and {replicas} kube-dns replicas played, ready in {time.monotonic() - t0:.1f}s")
 
-        # securityContext as played: uid 10001, no privilege escalation, a
-        # read-only root, and port 53 bound through the file capability
-        for c in clients:
-            for ctr in ("kube2sky", "skydns"):
-                st = c.status(ctr)
-                assert st["Uid"] == ["10001"] * 4 and st["NoNewPrivs"] == ["1"], (c.name, ctr, st)
-                assert int(st["CapAmb"][0], 16) == 0, (c.name, ctr, st)
-                assert podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", c.ctr(ctr)) == "true"
-            assert c.client("listening", "53") == {"listening 53": ["tcp", "udp"]}
-        assert c.status("skydns")["CapEff"] == ["0000000000000400"]
+            # securityContext as played: uid 10001, no privilege escalation, a
+            # read-only root, and port 53 bound through the file capability
+            for c in clients:
+                for ctr in ("kube2sky", "skydns"):
+                    st = c.status(ctr)
+                    assert st["Uid"] == ["10001"] * 4 and st["NoNewPrivs"] == ["1"], (c.name, ctr, st)
+                    assert int(st["CapAmb"][0], 16) == 0, (c.name, ctr, st)
+                    assert podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", c.ctr(ctr)) == "true"
+                assert c.client("listening", "53") == {"listening 53": ["tcp", "udp"]}
+            assert c.status("skydns")["CapEff"] == ["0000000000000400"]
 
-        for c in clients:
-            wait_answers(c, NAMES, {k: v for k, v in ANSWERS.items()})
+            for c in clients:
+                wait_answers(c, NAMES, {k: v for k, v in ANSWERS.items()})
 
-        # one kube2sky writes (the etcd lease); stopped, the other takes over
-        logs = {}
-        for c in clients:
-            out = podman.run("logs", c.ctr("kube2sky"), check=False)
-            logs[c.name] = out.stdout + out.stderr
-        leaders = [n for n, text in logs.items() if "leading" in text]
-        assert len(leaders) == 1, logs
-        leader = next(c for c in clients if c.name == leaders[0])
-        other = next(c for c in clients if c is not leader)
-        podman("stop", "--time", "5", leader.ctr("kube2sky"))
-        text = (cluster / "cluster.yaml").read_text()
-        replace(cluster / "cluster.yaml", text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.12"))
-        ttl = float(next(a.split("=", 1)[1] for c in dep["spec"]["template"]["spec"]["containers"]
-                         if c["name"] == "kube2sky" for a in c["command"] if a.startswith("--lease-ttl=")))
-        took = wait_answers(other, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=ttl + 15)
-        wait_answers(leader, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=5)
-        report(f"modern: the other kube2sky took over and both skydns answer the change in {took:.1f}s"
-              f" (lease ttl {ttl:.0f}s)")
-    except AssertionError:
-        for c in clients:
-            print(c.logs())
-        raise
-    finally:
-        for name in [*pods, "kube-dns-etcd-0"]:
-            podman.run("pod", "rm", "--force", "--time", "0", name, check=False)
-        podman.run("volume", "rm", "--force", "data-kube-dns-etcd-0", check=False)
+            # one kube2sky writes (the etcd lease); stopped, the other takes over
+            logs = {}
+            for c in clients:
+                out = podman.run("logs", c.ctr("kube2sky"), check=False)
+                logs[c.name] = out.stdout + out.stderr
+            leaders = [n for n, text in logs.items() if "leading" in text]
+            assert len(leaders) == 1, logs
+            leader = next(c for c in clients if c.name == leaders[0])
+            other = next(c for c in clients if c is not leader)
+            podman("stop", "--time", "5", leader.ctr("kube2sky"))
+            text = (cluster / "cluster.yaml").read_text()
+            replace(cluster / "cluster.yaml", text.replace("clusterIP: 10.0.0.10", "clusterIP: 10.0.0.12"))
+            ttl = float(next(a.split("=", 1)[1] for c in dep["spec"]["template"]["spec"]["containers"]
+                             if c["name"] == "kube2sky" for a in c["command"] if a.startswith("--lease-ttl=")))
+            took = wait_answers(other, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=ttl + 15)
+            wait_answers(leader, ["hosts", "web"], {"hosts web": ["10.0.0.12"]}, limit=5)
+            report(f"modern: the other kube2sky took over and both skydns answer the change in {took:.1f}s"
+                   f" (lease ttl {ttl:.0f}s)")
+        except AssertionError:
+            for c in clients:
+                print(c.logs())
+            raise
+        finally:
+            for name in [*pods, "kube-dns-etcd-0"]:
+                podman.run("pod", "rm", "--force", "--time", "0", name, check=False)
+            podman.run("volume", "rm", "--force", "data-kube-dns-etcd-0", check=False)
 
 
 # -- docker-compose.yml brought up by podman-compose ----------------------------
@@ -513,29 +531,30 @@ def test_compose_file_with_podman_compose(podman, images, report):
     args = ["-p", project, "-f", str(COMPOSE)]
     doc = yaml.safe_load(COMPOSE.read_text())
     assert "cap_add" not in doc["services"]["skydns"], "port 53 needs no capability handed to the container"
-    try:
-        t0 = time.monotonic()
-        podman(*args, "up", "-d", "--no-build", tool=tool, timeout=300)
-        ctrs = {s: f"{project}_{s}_1" for s in doc["services"]}
-        for s, c in ctrs.items():
-            assert podman("inspect", "--format", "{{.State.Running}}", c) == "true", podman.run("logs", c).stderr
+    with bridge_lock():
+        try:
+            t0 = time.monotonic()
+            podman(*args, "up", "-d", "--no-build", tool=tool, timeout=300)
+            ctrs = {s: f"{project}_{s}_1" for s in doc["services"]}
+            for s, c in ctrs.items():
+                assert podman("inspect", "--format", "{{.State.Running}}", c) == "true", podman.run("logs", c).stderr
 
-        def dig(*q):
-            out = subprocess.run([*podman.nsenter, "dig", "@127.0.0.1", "-p", "1053", "+short", "+time=1", "+tries=1", *q],
-                                 capture_output=True, text=True, timeout=30)
-            return sorted(out.stdout.split("\n")[:-1]) if out.returncode == 0 and not out.stdout.startswith(";;") else None
+            def dig(*q):
+                out = subprocess.run([*podman.nsenter, "dig", "@127.0.0.1", "-p", "1053", "+short", "+time=1", "+tries=1", *q],
+                                     capture_output=True, text=True, timeout=30)
+                return sorted(out.stdout.split("\n")[:-1]) if out.returncode == 0 and not out.stdout.startswith(";;") else None
 
-        deadline = time.monotonic() + 60
-        while dig("web.default.svc.cluster.local") != ["10.0.0.10"]:
-            assert time.monotonic() < deadline, "\n".join(podman.run("logs", c, check=False).stderr[-2000:]
-                                                          for c in ctrs.values())
-            time.sleep(0.5)
-        report(f"compose: up and answering on 127.0.0.1:1053 in {time.monotonic() - t0:.1f}s")
-        assert dig("+tcp", "SRV", "_pg._tcp.db.default.svc.cluster.local") == [
-            "10 50 5432 db-0.db.default.svc.cluster.local.", "10 50 5432 db-1.db.default.svc.cluster.local."]
-        assert dig("db.default.svc.cluster.local") == ["10.1.0.1", "10.1.0.2"]
-        for s in ("kube2sky", "skydns"):
-            assert podman("exec", ctrs[s], "id", "-u") == "10001"
-        assert podman("exec", ctrs["skydns"], "grep", "CapAmb", "/proc/1/status").split()[1] == "0000000000000000"
-    finally:
-        podman.run(*args, "down", "-v", tool=tool, check=False, timeout=300)
+            deadline = time.monotonic() + 60
+            while dig("web.default.svc.cluster.local") != ["10.0.0.10"]:
+                assert time.monotonic() < deadline, "\n".join(podman.run("logs", c, check=False).stderr[-2000:]
+                                                              for c in ctrs.values())
+                time.sleep(0.5)
+            report(f"compose: up and answering on 127.0.0.1:1053 in {time.monotonic() - t0:.1f}s")
+            assert dig("+tcp", "SRV", "_pg._tcp.db.default.svc.cluster.local") == [
+                "10 50 5432 db-0.db.default.svc.cluster.local.", "10 50 5432 db-1.db.default.svc.cluster.local."]
+            assert dig("db.default.svc.cluster.local") == ["10.1.0.1", "10.1.0.2"]
+            for s in ("kube2sky", "skydns"):
+                assert podman("exec", ctrs[s], "id", "-u") == "10001"
+            assert podman("exec", ctrs["skydns"], "grep", "CapAmb", "/proc/1/status").split()[1] == "0000000000000000"
+        finally:
+            podman.run(*args, "down", "-v", tool=tool, check=False, timeout=300)
