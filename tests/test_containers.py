@@ -355,6 +355,7 @@ def test_legacy_pod(podman, images, report):
 
         # skydns killed: no answers; started again: answers, etcd's data as it was
         podman("kill", pod.ctr("skydns"))
+        podman("wait", pod.ctr("skydns"))  # until it is gone
         assert pod.client("a", "web.default.svc.cluster.local") == {"a web.default.svc.cluster.local": None}
         t1 = time.monotonic()
         podman("start", pod.ctr("skydns"))
@@ -366,6 +367,7 @@ def test_legacy_pod(podman, images, report):
 
         # etcd killed: skydns answers from its mirror
         podman("kill", pod.ctr("etcd"))
+        podman("wait", pod.ctr("etcd"))
         assert podman("inspect", "--format", "{{.State.Running}}", pod.ctr("etcd")) == "false"
         assert pod.client(*NAMES) == ANSWERS
         assert podman("inspect", "--format", "{{.State.Running}}", pod.ctr("skydns")) == "true"
