@@ -18,11 +18,11 @@ from typing import Awaitable, Callable
 
 from . import answer as ans
 from . import wire
-from .cache import ResponseCache
 from .config import Config
-from .fastpath import PacketCache
 from .forward import Forwarder
+from .forwardcache import ResponseCache
 from .metrics import Metrics
+from .packetcache import PacketCache
 from .store import Store
 from .stub import LOOP_OPTION, StubZones
 
