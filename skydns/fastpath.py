@@ -20,6 +20,7 @@ import math
 import time
 from typing import Callable
 
+from .codec import with_id, without_id
 from .config import Config
 from .store import Store
 
@@ -48,7 +49,7 @@ class PacketCache:
 
     def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
         table = self.tables[tcp]
-        key = data[2:]
+        key = without_id(data)
         entry = table.get(key)
         if entry is None:
             return None
@@ -63,9 +64,9 @@ class PacketCache:
             return None
         tails = entry.tails
         if len(tails) == 1:
-            return data[:2] + tails[0]
+            return with_id(tails[0], data)
         entry.turn += 1
-        return data[:2] + tails[entry.turn % len(tails)]
+        return with_id(tails[entry.turn % len(tails)], data)
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
@@ -73,4 +74,4 @@ class PacketCache:
         if len(table) >= self.capacity:
             del table[next(iter(table))]
         expires = (math.floor(self.clock() / 3600) + 1) * 3600 if (has_soa or signed) else 0
-        table[data[2:]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)
+        table[without_id(data)] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)

@@ -19,7 +19,7 @@ import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 
 from skydns_common.etcd import Endpoints, list_prefix
-from .handler import State
+from .state import State
 from .metrics import Metrics
 from skydns_common.retry import backoff
 

@@ -78,7 +78,7 @@ def test_pod_records(pods, want):
     (f"{D}/svc/ns/web/abc", V("1.1.1.1"), ("svc", "ns", "web")),
     (f"{D}/svc/ns/web/_tcp/_http/abc", V("x", 1), ("svc", "ns", "web")),
     (f"{D}/pod/ns/1-2-3-4/ad70cf0f", V("1.2.3.4"), ("pod", "ns", "1-2-3-4")),
-    (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta",)),
+    (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta", "", "")),
     (f"{D}/ns/web", V("10.0.0.1"), ("svc", "ns", "web")),
     (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
     (f"{D}/dns/ns", V("10.0.0.1"), None),
