@@ -20,7 +20,7 @@ import math
 import time
 from typing import Callable
 
-from .codec import with_id, without_id
+from .codec import AFTER_ID, ID
 from .config import Config
 from .store import Store
 
@@ -49,7 +49,7 @@ class PacketCache:
 
     def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
         table = self.tables[tcp]
-        key = without_id(data)
+        key = data[AFTER_ID]
         entry = table.get(key)
         if entry is None:
             return None
@@ -64,9 +64,9 @@ class PacketCache:
             return None
         tails = entry.tails
         if len(tails) == 1:
-            return with_id(tails[0], data)
+            return data[ID] + tails[0]
         entry.turn += 1
-        return with_id(tails[entry.turn % len(tails)], data)
+        return data[ID] + tails[entry.turn % len(tails)]
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
@@ -74,4 +74,4 @@ class PacketCache:
         if len(table) >= self.capacity:
             del table[next(iter(table))]
         expires = (math.floor(self.clock() / 3600) + 1) * 3600 if (has_soa or signed) else 0
-        table[without_id(data)] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)
+        table[data[AFTER_ID]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)

@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import dnsdata as dd
 from . import wire
-from .codec import rcode, renumbered, same_id, same_question, truncated, with_id, without_id
+from .codec import AFTER_ID, ID, rcode, renumbered, same_question, truncated
 from .config import Config
 from skydns_common.addr import split_hostport
 
@@ -53,7 +53,7 @@ class Forwarder:
         for server in servers or self._servers():
             reply = await self._try(server, packet, tcp)
             if reply is not None:
-                return with_id(without_id(reply), packet)
+                return packet[ID] + reply[AFTER_ID]
         return None
 
     async def lookup(self, name: str, qtype: int) -> bytes | None:
@@ -75,7 +75,7 @@ class Forwarder:
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             log.debug("forwarder %s failed: %r", server, exc)
             return None
-        if reply is None or len(reply) < 12 or not same_id(reply, out):
+        if reply is None or len(reply) < 12 or reply[ID] != out[ID]:
             return None
         if not same_question(out, reply):
             return None
@@ -90,7 +90,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if same_id(data, self.query) and not self.done.done():
+        if data[ID] == self.query[ID] and not self.done.done():
             self.done.set_result(data)
 
     def error_received(self, exc: Exception) -> None:

@@ -48,21 +48,21 @@ class Handler:
         self._fast = metrics.fast_path()
 
     def handle(self, data: bytes, tcp: bool) -> Result:
-        """The reply to one question packet, over UDP or TCP."""
-        out = self.fast(data, tcp)
-        return out if out is not None else self.build(data, tcp)
-
-    def fast(self, data: bytes, tcp: bool) -> bytes | None:
-        """The reply from the packet cache, or None: the hot path."""
+        """The reply to one question packet, over UDP or TCP; from the
+        packet cache when it has one (the hot path), else built."""
         start = time.perf_counter()
         state = self.state
-        config = state.config
-        if config.stubzones:
-            return None
-        out = self.packets.get(data, tcp, state.store, config)
-        if out is not None:
-            self._fast(time.perf_counter() - start, len(out))
+        out = self.packets.get(data, tcp, state.store, state.config)
+        if out is None:
+            return self.build(data, tcp)
+        self._fast(time.perf_counter() - start, len(out))
         return out
+
+    def fast(self, data: bytes, tcp: bool) -> bytes | None:
+        """The packet cache's reply, or None: what :meth:`handle` answers
+        without building."""
+        state = self.state
+        return self.packets.get(data, tcp, state.store, state.config)
 
     def build(self, data: bytes, tcp: bool) -> Result:
         """The reply when the packet cache has none."""
@@ -79,34 +79,35 @@ class Handler:
         try:
             state = self.state
             cfg = state.config
+            relay = self.relay
             if cfg.stubzones:
-                servers = self.relay.stub_servers(q.name)
+                servers = relay.stub_servers(q.name)
                 if servers is not None:
-                    return self._later(self.relay.to_stub(query, data, tcp, start, servers), query, tcp, start,
-                                       "forwarding")
+                    if relay.looped(query):
+                        return None
+                    return self._later("forwarding", query, tcp, start,
+                                       lambda: relay.to_stub(query, data, tcp, start, servers))
             signer = state.signer
             reply = ans.answer(q, state.store, cfg, self.clock(), dnskey=signer.dnskey_rr if signer else None)
             if reply.forward:
-                return self._later(self.relay.forward(query, data, tcp, start, reply.system), query, tcp, start,
-                                   "forwarding")
+                hit = relay.cached(query, tcp, start)
+                if hit is not None:
+                    return hit
+                return self._later("forwarding", query, tcp, start,
+                                   lambda: relay.forward(query, data, tcp, start, reply.system))
             if reply.needs:
-                return self._later(self.relay.complete(query, reply, tcp, start), query, tcp, start, "completing")
+                return self._later("completing", query, tcp, start, lambda: relay.complete(query, reply, tcp, start))
             return self.replies.send(query, reply, tcp, start, data)
         except Exception as exc:  # noqa: BLE001
             self._error(f"answering {q.name} {q.type}", exc)
             return self.replies.servfail(query, tcp, start)
 
-    def _later(self, out: Result, query: wire.Query, tcp: bool, start: float, what: str) -> Result:
-        """``out`` as it is, or when it is still to come, guarded: an
-        exception on the way becomes SERVFAIL."""
-        if out is None or isinstance(out, bytes):
-            return out
-        return self._guarded(out, query, tcp, start, what)
-
-    async def _guarded(self, pending: Awaitable[bytes | None], query: wire.Query, tcp: bool, start: float,
-                       what: str) -> bytes | None:
+    async def _later(self, what: str, query: wire.Query, tcp: bool, start: float,
+                     step: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        """The reply another server's answer makes; an exception on the way
+        becomes SERVFAIL.  ``step`` starts only when this is awaited."""
         try:
-            return await pending
+            return await step()
         except Exception as exc:  # noqa: BLE001
             q = query.question
             self._error(f"{what} {q.name} {q.type}", exc)

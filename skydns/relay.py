@@ -6,16 +6,15 @@ to that zone's servers, marked so two servers stubbing each other cannot
 loop; a CNAME chain that leaves the zone has its outside targets looked up
 (through the same cache) and the answer made again with them.  When every
 upstream failed, the client gets the stale cached answer (``-serve-stale``)
-or SERVFAIL.  Every method returns what the handler returns: a packet, None
-(drop), or an awaitable of those; an exception is the handler's to turn
-into a reply.
+or SERVFAIL.  The handler decides when to relay and turns an exception on
+the way into a reply; the coroutines here are started only once awaited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from typing import Callable
 
 from . import answer as ans
 from . import wire
@@ -48,25 +47,27 @@ class Relay:
         match = self.stubs.match(name)
         return None if match is None else match[1]
 
-    def to_stub(self, query: wire.Query, data: bytes, tcp: bool, start: float,
-                servers: tuple[str, ...]) -> Awaitable[bytes | None] | None:
-        if any(code == LOOP_OPTION for code, _ in query.options):
-            return None  # already forwarded by a stub: a loop
-        return self._relay(query, wire.with_option(data, LOOP_OPTION, b"\x01"), tcp, start, "stub", servers)
+    @staticmethod
+    def looped(query: wire.Query) -> bool:
+        """Whether a stub server already forwarded this question (to us: a loop)."""
+        return any(code == LOOP_OPTION for code, _ in query.options)
 
-    def forward(self, query: wire.Query, data: bytes, tcp: bool, start: float,
-                system: str) -> bytes | Awaitable[bytes | None]:
-        """The cached answer at once, or the forwarders' answer later."""
+    async def to_stub(self, query: wire.Query, data: bytes, tcp: bool, start: float,
+                      servers: tuple[str, ...]) -> bytes | None:
+        return await self.forward(query, wire.with_option(data, LOOP_OPTION, b"\x01"), tcp, start, "stub", servers)
+
+    def cached(self, query: wire.Query, tcp: bool, start: float) -> bytes | None:
+        """The forward cache's answer to the question, or None."""
         q = query.question
         hit = self.cache.get(key(q.name, q.type, q.cls, query.do, query.edns, tcp), query.id, q.name)
-        if hit is not None:
-            self.metrics.cachehit.labels("response").inc()
-            return self.replies.passed("cache", start, hit)
-        self.metrics.cachemiss.labels("response").inc()
-        return self._relay(query, data, tcp, start, system, None)
+        if hit is None:
+            self.metrics.cachemiss.labels("response").inc()
+            return None
+        self.metrics.cachehit.labels("response").inc()
+        return self.replies.passed("cache", start, hit)
 
-    async def _relay(self, query: wire.Query, data: bytes, tcp: bool, start: float, system: str,
-                     servers: tuple[str, ...] | None) -> bytes | None:
+    async def forward(self, query: wire.Query, data: bytes, tcp: bool, start: float, system: str,
+                      servers: tuple[str, ...] | None = None) -> bytes | None:
         """Forward the client's question; cache what comes back; when every
         upstream failed, serve stale or SERVFAIL."""
         q = query.question

@@ -17,7 +17,7 @@ import time
 from typing import Callable
 
 from . import wire
-from .codec import rcode, truncated, without_id
+from .codec import AFTER_ID, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
 from .fastpath import PacketCache
 from .metrics import Metrics, cause
@@ -51,7 +51,9 @@ class Replies:
         turns = 1
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (A, AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), MAX_TURNS)
-        if data is not None and from_store and not reply.volatile:
+        # with stub zones on, a name may move to a stub zone without a change
+        # under it: such replies are not kept (and a new config drops all)
+        if data is not None and from_store and not reply.volatile and not cfg.stubzones:
             if turns == 1:
                 packets = [wire.build(query, reply, tcp, ra)]
             else:
@@ -60,7 +62,7 @@ class Replies:
             # an SOA (whose serial is the hour) is in the authority section
             # of NXDOMAIN/NODATA, or answers a question for SOA
             has_soa = bool(reply.authority) or query.question.type == SOA
-            self.packets.put(data, tcp, [without_id(p) for p in packets], reply.deps, self.state.store, cfg,
+            self.packets.put(data, tcp, [p[AFTER_ID] for p in packets], reply.deps, self.state.store, cfg,
                              has_soa, signed)
             out = packets[0]
         else:
