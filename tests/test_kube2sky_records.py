@@ -110,6 +110,30 @@ def test_plan_covers_units_on_both_sides():
         (("a",), {"k1": "v"}, []), (("b",), {}, ["k2"]), (("c",), {}, ["k3"])]
 
 
+# (what, have before, changes written, have after): what etcd holds once changes are written
+APPLIED = [
+    ("puts are encoded", {}, [plan.Change(("u",), {"a": "1"})], {("u",): {"a": b"1"}}),
+    ("a put replaces, a delete removes", {("u",): {"a": b"1", "b": b"2"}},
+     [plan.Change(("u",), {"a": "3"}, ["b"])], {("u",): {"a": b"3"}}),
+    ("a unit left empty is gone", {("u",): {"a": b"1"}, ("v",): {"c": b"1"}},
+     [plan.Change(("u",), {}, ["a"])], {("v",): {"c": b"1"}}),
+]
+
+
+@pytest.mark.parametrize("what,have,changes,after", APPLIED, ids=[a[0] for a in APPLIED])
+def test_applied(what, have, changes, after):
+    plan.applied(have, changes)
+    assert have == after
+
+
+def test_owned_groups_by_unit_and_leaves_others_keys_out():
+    kvs = [(f"{D}/svc/ns/web/abc", V("1.1.1.1").encode()), (f"{D}/hadoop/nn1", b'{"host":"10.1.1.1"}'),
+           ("/skydns/arpa/in-addr/10/0/0/1", b'{"host":"web.ns.svc.cluster.local."}')]
+    assert plan.owned(kvs, OPT) == {("svc", "ns", "web"): {
+        f"{D}/svc/ns/web/abc": V("1.1.1.1").encode(),
+        "/skydns/arpa/in-addr/10/0/0/1": b'{"host":"web.ns.svc.cluster.local."}'}}
+
+
 from hypothesis import given, strategies as st  # noqa: E402
 
 from skydns_common import msg  # noqa: E402
