@@ -16,7 +16,7 @@ from skydns_common import goflags
 from skydns_common.etcd import Endpoints, Tls
 from skydns_common.health import serve as serve_health
 
-from . import kube, sources
+from . import customsync, kube, metrics, sources
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
@@ -47,6 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-ttl", type=int, default=10, help="leader lease TTL in seconds")
     p.add_argument("--id", default=f"{socket.gethostname()}-{os.getpid()}", help="this replica's identity")
     p.add_argument("--watch-timeout", type=int, default=60, help="timeoutSeconds of one watch request")
+    customsync.add_flags(p)
     return p
 
 
@@ -56,22 +57,28 @@ async def run(a: argparse.Namespace) -> None:
                   ptr=a.ptr)
     endpoints = Endpoints([u.strip() for u in a.etcd_server.split(",") if u.strip()],
                           Tls(a.etcd_cafile, a.etcd_certfile, a.etcd_keyfile))
+    api = None if a.from_file else kube.api_client(a.kube_master_url, a.kubecfg_file)
     if a.from_file:
         inputs = [("file", sources.file(a.from_file, KINDS))]
     else:
-        api = kube.api_client(a.kube_master_url, a.kubecfg_file)
         inputs = [(f"watch-{kind}", sources.api(api, kind, a.watch_timeout)) for kind in KINDS]
     election = Election(endpoints, a.leader_key or f"/kube2sky/leader/{opt.prefix}", a.id, a.lease_ttl)
-    ctl = Controller(Writer(endpoints, opt, a.etcd_mutation_timeout), opt, election)
-    health = await serve_health(a.healthz_bind_address, a.healthz_port, ctl.ready, None)
+    writer = Writer(endpoints, opt, a.etcd_mutation_timeout)
+    ctl = Controller(writer, opt, election)
+    loop = asyncio.get_running_loop()
+    beside = []
+    custom = customsync.start(a, api, writer, opt, loop, ctl.stop)
+    if custom is not None:
+        ctl.on_lead.append(custom.wake)
+        beside.append(lambda: custom.run(lambda: ctl.leading))
+    health = await serve_health(a.healthz_bind_address, a.healthz_port, ctl.ready, metrics.REGISTRY)
     source = f"file {a.from_file}" if a.from_file else f"API {a.kube_master_url or a.kubecfg_file or 'in-cluster'}"
     log.info("kube2sky for %s: %s, etcd %s, prefix /%s%s", domain, source,
              endpoints, opt.prefix, ", legacy names too" if opt.legacy_names else "")
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    running = asyncio.create_task(ctl.run(inputs))
+    running = asyncio.create_task(ctl.run(inputs, beside))
     await asyncio.wait({running, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)

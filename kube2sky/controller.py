@@ -9,8 +9,9 @@ watch was broken, disappear.
 
 The controller also owns its life: :meth:`Controller.run` starts the
 sources (:mod:`kube2sky.sources`), takes part in the election and applies
-events until cancelled; :meth:`~Controller.lead` and :meth:`~Controller.lose`
-follow the election; :meth:`~Controller.ready` is the readiness probe.
+events until cancelled, with any tasks that run beside it (the ConfigMap's);
+:meth:`~Controller.lead` and :meth:`~Controller.lose` follow the election;
+:meth:`~Controller.ready` is the readiness probe.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
 from skydns_common.bulk import without_gc
 
-from . import records
+from . import metrics, records
 from .leader import Election
 from .plan import Have, applied, plan
 from .records import Options, Unit
@@ -59,15 +60,21 @@ class Controller:
         self.synced = asyncio.Event()
         #: events posted by the sources, and wake-ups
         self.events: asyncio.Queue = asyncio.Queue()
+        #: set when run() ends: source threads stop
+        self.stop = threading.Event()
+        #: called on taking the lead, after the controller's own steps
+        self.on_lead: list[Callable[[], None]] = []
 
     # -- life -----------------------------------------------------------
 
-    async def run(self, sources: Iterable[tuple[str, Source]]) -> None:
+    async def run(self, sources: Iterable[tuple[str, Source]],
+                  beside: Iterable[Callable[[], Awaitable[None]]] = ()) -> None:
         """Run each (thread name, source) in a thread, take part in the
-        election, and apply what the sources post until cancelled."""
+        election, and apply what the sources post until cancelled; the
+        tasks ``beside`` start and stop with it (one failing ends all)."""
         assert self.election is not None, "run() needs an election"
         loop = asyncio.get_running_loop()
-        stop = threading.Event()
+        stop = self.stop
 
         def post(kind: str, etype: str, obj) -> None:
             loop.call_soon_threadsafe(self.events.put_nowait, (kind, etype, obj))
@@ -76,7 +83,8 @@ class Controller:
             threading.Thread(target=source, args=(post, stop), name=name, daemon=True).start()
         election = self.election
         tasks = [asyncio.create_task(self._apply_events()),
-                 asyncio.create_task(election.run(lambda: self.lead(election.key, election.ident), self.lose))]
+                 asyncio.create_task(election.run(lambda: self.lead(election.key, election.ident), self.lose)),
+                 *(asyncio.create_task(task()) for task in beside)]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
@@ -92,11 +100,13 @@ class Controller:
             batch = [await self.events.get()]
             while not self.events.empty():
                 batch.append(self.events.get_nowait())
+            mark = metrics.batch()
             for kind, etype, obj in batch:
                 if kind in self.cache:
                     self.on_event(kind, etype, obj)
             try:
                 await self.sync()
+                metrics.synced(mark)
             except NotLeader:
                 log.warning("lost the lead while writing; stopping writes")
                 self.lose()
@@ -106,12 +116,16 @@ class Controller:
         starting with a full reconcile."""
         self.writer.lead(key, ident)
         self.leading, self.full = True, True
+        metrics.leading(True)
         self.events.put_nowait(("lead", "", None))  # wake the loop up
+        for hook in self.on_lead:
+            hook()
 
     def lose(self) -> None:
         """Another replica may lead now: stop writing."""
         self.leading = False
         self.synced.clear()
+        metrics.leading(False)
 
     def ready(self) -> bool:
         """Listed every kind and etcd answers; then, leading: the first full

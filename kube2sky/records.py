@@ -4,7 +4,8 @@ A pure function of Services, Endpoints and Pods as the API server returns
 them (plain JSON dicts): no client, no etcd, no clock.  The layout is the
 one kube2sky 1.9-1.15 wrote (spec section 4), byte for byte including the
 hash labels, plus what the original never had: ExternalName as a CNAME
-value, PTR records for ClusterIPs and named headless endpoints, and a
+leaf at the service's own key, PTR records for ClusterIPs and headless
+endpoints (IPv6 under ``arpa/ip6`` nibbles), dual-stack ClusterIPs, and a
 ``dns-version`` TXT record.
 
 Records are grouped by *unit* -- one Service (with its Endpoints, legacy
@@ -100,47 +101,84 @@ def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Re
     if spec.get("type") == "ExternalName":
         target = spec.get("externalName") or ""
         if target:
-            v = value(msg.fqdn(target.lower()))
-            out[f"{base}/{msg.hash_label(v)}"] = v
+            out[base] = value(msg.fqdn(target.lower()))  # at the name's own key: a CNAME question reads only that
         return out
-    cluster_ip = spec.get("clusterIP") or ""
-    if cluster_ip == "None":
-        return _headless(base, fqdn, endpoints, opt)
-    if not _is_ip(cluster_ip):
+    ips = cluster_ips(spec)
+    if ips == ["None"]:
+        return _headless(base, fqdn, endpoints, publish_not_ready(svc), opt, (ns, name))
+    ips = [ip for ip in ips if _is_ip(ip)]
+    if not ips:
         return out  # not allocated yet
-    v = value(cluster_ip)
-    label = msg.hash_label(v)
-    out[f"{base}/{label}"] = v
-    for port in spec.get("ports") or []:
-        if port.get("name") and port.get("protocol"):
-            out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = value(fqdn, port.get("port", 0))
-    if opt.legacy_names:
-        out[f"{opt.base}/{ns}/{name}"] = v
-    if opt.ptr:
-        out[ptr_key(cluster_ip, opt)] = msg.dumps(msg.Service(host=fqdn))
+    for i, ip in enumerate(ips):  # dual stack: one A or AAAA leaf per family
+        v = value(ip)
+        label = msg.hash_label(v)
+        out[f"{base}/{label}"] = v
+        if i == 0:  # SRV leaves name the service, which has every family: once is enough
+            for port in spec.get("ports") or []:
+                if port.get("name") and port.get("protocol"):
+                    out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = \
+                        value(fqdn, port.get("port", 0))
+            if opt.legacy_names:
+                out[f"{opt.base}/{ns}/{name}"] = v
+        if opt.ptr:
+            out[ptr_key(ip, opt)] = ptr_value(fqdn)
     return out
 
 
-def _headless(base: str, fqdn: str, endpoints: Mapping | None, opt: Options) -> Records:
+def cluster_ips(spec: Mapping) -> list[str]:
+    """``spec.clusterIPs`` (dual stack, in ``ipFamilies`` order), else ``spec.clusterIP``."""
+    ips = [ip for ip in spec.get("clusterIPs") or [] if ip]
+    return ips or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+
+
+TOLERATE_UNREADY_ANNOTATION = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
+
+
+def publish_not_ready(svc: Mapping) -> bool:
+    """Whether the service asks for not-ready addresses too (the DNS
+    specification's ``publishNotReadyAddresses``, or the older annotation)."""
+    if (svc.get("spec") or {}).get("publishNotReadyAddresses") is True:
+        return True
+    annotations = (svc.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(TOLERATE_UNREADY_ANNOTATION, "")).lower() == "true"
+
+
+def ptr_value(host: str) -> str:
+    """A PTR leaf: the name, with the forward records' ttl so that a re-used
+    IP is not answered with the old name for the configured hour."""
+    return msg.dumps(msg.Service(host=host, ttl=30))
+
+
+def _headless(base: str, fqdn: str, endpoints: Mapping | None, not_ready: bool, opt: Options,
+              ns_name: tuple[str, str]) -> Records:
     out: Records = {}
     if not endpoints:
         return out
     names = _hostnames_map(endpoints)
+    found = []  # (ip, its value, its DNS label or "", the subset's named ports)
     for subset in endpoints.get("subsets") or []:
         ports = [p for p in subset.get("ports") or [] if p.get("name") and p.get("protocol")]
-        for addr in subset.get("addresses") or []:  # ready addresses only
+        addrs = (subset.get("addresses") or []) + ((subset.get("notReadyAddresses") or []) if not_ready else [])
+        for addr in addrs:
             ip = addr.get("ip") or ""
-            if not _is_ip(ip):
-                continue
-            v = value(ip)
-            named = _label(addr.get("hostname")) or _label(names.get(ip))
-            label = named or msg.hash_label(v)
-            out[f"{base}/{label}"] = v
-            for p in ports:
-                out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{label}"] = \
-                    value(f"{label}.{fqdn}", p.get("port", 0))
-            if named and opt.ptr:
-                out[ptr_key(ip, opt)] = msg.dumps(msg.Service(host=f"{named}.{fqdn}"))
+            if _is_ip(ip):
+                found.append((ip, value(ip), _label(addr.get("hostname")) or _label(names.get(ip)), ports))
+    ips_of: dict[str, set[str]] = {}
+    for ip, _, named, _ in found:
+        if named:
+            ips_of.setdefault(named, set()).add(ip)
+    for ip, v, named, ports in found:
+        label = named or msg.hash_label(v)
+        # a hostname two addresses share: both kept, one leaf each below the name
+        leaf = f"{label}/{msg.hash_label(v)}" if named and len(ips_of[named]) > 1 else label
+        out[f"{base}/{leaf}"] = v
+        for p in ports:
+            out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{leaf}"] = \
+                value(f"{label}.{fqdn}", p.get("port", 0))
+        if opt.ptr:  # one leaf per service below the reversed IP: a pod several services select has each
+            out[f"{ptr_key(ip, opt)}/{msg.hash_label(fqdn)}"] = ptr_value(f"{label}.{fqdn}")
+        if opt.legacy_names:  # kube2sky 1.7-1.11: D/<ns>/<svc>/<hash>, no SRV
+            out[f"{opt.base}/{ns_name[0]}/{ns_name[1]}/{msg.hash_label(v)}"] = v
     return out
 
 
@@ -233,7 +271,7 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     if not key.startswith(base):
         return None
     parts = key[len(base):].split("/")
-    if parts[0] == "svc" and len(parts) >= 4:
+    if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc>
         return service_unit(parts[1], parts[2])
     if parts[0] == "pod" and len(parts) >= 4:
         return Unit("pod", parts[1], parts[2])
@@ -241,5 +279,9 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
         return META_UNIT
     raw = value.decode() if isinstance(value, bytes) else value
     if len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw):
+        return service_unit(parts[0], parts[1])
+    # a legacy headless leaf D/<ns>/<svc>/<hash>: labelled by the hash of its own value
+    if len(parts) == 3 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw) \
+            and parts[2] == msg.hash_label(raw):
         return service_unit(parts[0], parts[1])
     return None

@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import answer as ans
 from . import wire
-from .cache import ResponseCache, key
+from .forwardcache import ResponseCache, key
 from .dnsdata import NOERROR, RR, Reply
 from .forward import Forwarder
 from .metrics import Metrics

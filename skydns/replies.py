@@ -19,7 +19,7 @@ from typing import Callable
 from . import wire
 from .codec import AFTER_ID, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
-from .fastpath import PacketCache
+from .packetcache import PacketCache
 from .metrics import Metrics, cause
 from .rrsets import exists, types_at
 from .state import State

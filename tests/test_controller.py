@@ -19,12 +19,14 @@ V = records.value
 D = "/skydns/local/cluster"
 META = {f"{D}/dns-version": '{"text":"1.0.0"}'}
 REDIS = {f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"),
-         "/skydns/arpa/in-addr/10/0/0/1": '{"host":"redis.default.svc.cluster.local."}'}
+         "/skydns/arpa/in-addr/10/0/0/1": '{"host":"redis.default.svc.cluster.local.","ttl":30}'}
 REDIS2 = {f"{D}/svc/default/redis/4e756cde": V("10.0.0.2"),
-          "/skydns/arpa/in-addr/10/0/0/2": '{"host":"redis.default.svc.cluster.local."}'}
+          "/skydns/arpa/in-addr/10/0/0/2": '{"host":"redis.default.svc.cluster.local.","ttl":30}'}
 POD1 = {f"{D}/pod/default/10-1-0-1/1aa841b0": V("10.1.0.1")}
 POD2 = {f"{D}/pod/default/10-1-0-2/1b985e67": V("10.1.0.2")}
-HEADLESS = {f"{D}/svc/default/hl/ae4f4e47": V("10.2.0.1"), f"{D}/svc/default/hl/e32ad090": V("10.2.0.2")}
+HEADLESS = {f"{D}/svc/default/hl/ae4f4e47": V("10.2.0.1"), f"{D}/svc/default/hl/e32ad090": V("10.2.0.2"),
+            "/skydns/arpa/in-addr/10/2/0/1/c900477f": '{"host":"ae4f4e47.hl.default.svc.cluster.local.","ttl":30}',
+            "/skydns/arpa/in-addr/10/2/0/2/c900477f": '{"host":"e32ad090.hl.default.svc.cluster.local.","ttl":30}'}
 CUSTOM = {f"{D}/custom/x": '{"host":"10.9.9.9"}'}
 
 LEAD, LOSE = "lead", "lose"
