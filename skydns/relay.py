@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import answer as ans
 from . import wire
-from .forwardcache import ResponseCache, key
+from .forwardcache import Key, ResponseCache, key
 from .dnsdata import NOERROR, RR, Reply
 from .forward import Forwarder
 from .metrics import Metrics
@@ -59,7 +59,7 @@ class Relay:
     def cached(self, query: wire.Query, tcp: bool, start: float) -> bytes | None:
         """The forward cache's answer to the question, or None."""
         q = query.question
-        hit = self.cache.get(key(q.name, q.type, q.cls, query.do, query.edns, tcp), query.id, q.name)
+        hit = self.cache.get(_key(query, tcp), query.id, q.name)
         if hit is None:
             self.metrics.cachemiss.labels("response").inc()
             return None
@@ -71,7 +71,7 @@ class Relay:
         """Forward the client's question; cache what comes back; when every
         upstream failed, serve stale or SERVFAIL."""
         q = query.question
-        cache_key = key(q.name, q.type, q.cls, query.do, query.edns, tcp)
+        cache_key = _key(query, tcp)
         try:
             out = await self.forwarder.forward(data, q.name, tcp, servers)
         except Exception as exc:  # noqa: BLE001 - an upstream failure is an unanswered question
@@ -109,3 +109,9 @@ class Relay:
         found = await asyncio.gather(*(self._lookup(n, t) for n, t in names))
         reply = ans.answer(q, self.state.store, self.state.config, self.clock(), dict(zip(names, found)))
         return self.replies.send(query, reply, tcp, start)
+
+
+def _key(query: wire.Query, tcp: bool) -> Key:
+    """The forward-cache key of a client's question."""
+    q = query.question
+    return key(q.name, q.type, q.cls, query.do, query.edns, tcp)
