@@ -10,9 +10,9 @@ old and new records (the original deleted, then wrote).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Mapping
 
-from .records import Options, Records, Unit, unit_of
+from .records import Records, Unit
 
 #: what etcd holds, by unit: key -> value as etcd returns it
 Have = dict[Unit, dict[str, bytes]]
@@ -26,17 +26,6 @@ class Change:
 
     def __bool__(self) -> bool:
         return bool(self.puts or self.deletes)
-
-
-def owned(kvs: Iterable[tuple[str, bytes]], opt: Options) -> Have:
-    """The keys and values kube2sky owns among ``kvs``, by unit; others'
-    keys (custom records) are left out."""
-    have: Have = {}
-    for key, value in kvs:
-        unit = unit_of(key, value, opt)
-        if unit is not None:
-            have.setdefault(unit, {})[key] = value
-    return have
 
 
 def diff_unit(unit: Unit, want: Mapping[str, str], have: Mapping[str, bytes]) -> Change:

@@ -20,8 +20,8 @@ from skydns_common.retry import backoff
 
 from skydns_common.etcd import Endpoints
 
-from . import metrics
-from .plan import Change, Have, owned
+from . import metrics, records
+from .plan import Change, Have
 from .records import Options
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class Writer:
         """Everything kube2sky owns under the prefix, by unit (one range read)."""
         head = f"/{self.opt.prefix.strip('/')}/".encode()
         result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
-        return owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
+        return records.owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
 
     async def apply(self, changes: list[Change]) -> None:
         """Write changes, packing several units into one transaction but never

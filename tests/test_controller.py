@@ -10,7 +10,7 @@ the readiness at the end.
 
 import pytest
 
-from kube2sky import plan, records
+from kube2sky import records
 from kube2sky.controller import Controller
 from tests.k8sobj import endpoints, pod, service
 
@@ -60,7 +60,7 @@ class FakeWriter:
         self.guard = (key, ident)
 
     async def load(self):
-        return plan.owned(self.etcd.items(), OPT)
+        return records.owned(self.etcd.items(), OPT)
 
     async def apply(self, changes):
         for c in changes:
