@@ -20,8 +20,8 @@ from typing import Callable
 from . import wire
 from .codec import AFTER_ID, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
-from .packetcache import PacketCache
 from .metrics import Metrics, cause
+from .packetcache import PacketCache
 from .rrsets import exists, types_at
 from .state import State
 
