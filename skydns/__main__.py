@@ -15,7 +15,8 @@ from .config import Config
 from skydns_common.addr import split_hostport
 from skydns_common.etcd import Endpoints, Tls
 from .forward import Forwarder
-from .handler import Handler, State
+from .handler import Handler
+from .state import State
 from skydns_common.health import serve as serve_health
 from .metrics import Metrics
 from .mirror import Mirror
@@ -61,6 +62,8 @@ def dns_key_tag(signer) -> int:
 
 
 async def run(flags: Config, argv: list[str] | None = None) -> None:
+    if flags.worker:
+        workers.die_with_parent()
     endpoints = Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)
