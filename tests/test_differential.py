@@ -9,7 +9,7 @@ the data serves, spelled in random case, with random extra labels, wildcards
 and record types, with and without EDNS, over UDP and TCP.
 """
 
-import json
+import dataclasses
 import random
 
 import dnslib
@@ -118,7 +118,13 @@ def test_fast_encoder_equals_reference(setup):
         if packet[2] & 0x02:
             truncated += 1
             continue  # cut to the client's size: the reference has no limit
-        assert comparable(packet) == comparable(reference(query, reply, not cfg.no_rec)), \
-            (query.question, tcp)
+        ours = comparable(packet)
+        if reply.additional and not ours[-1] and not tcp:  # dnspython keeps OPT out of the section
+            # the additional section goes first when the reply would not fit
+            # (wire.build): only when the whole reply is over the UDP limit
+            whole = wire.build(query, reply, tcp=True, ra=not cfg.no_rec)
+            assert len(whole) > wire.udp_limit(query), (query.question, len(whole))
+            reply = dataclasses.replace(reply, additional=[])
+        assert ours == comparable(reference(query, reply, not cfg.no_rec)), (query.question, tcp)
         compared += 1
     assert compared >= QUESTIONS * 0.9, (compared, truncated)
