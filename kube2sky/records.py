@@ -20,7 +20,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 from skydns_common import msg
 
@@ -29,7 +29,24 @@ SCHEMA_VERSION = "1.0.0"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
 
-Unit = tuple[str, ...]
+
+class Unit(NamedTuple):
+    """What one transaction writes: a Service (``svc``, namespace, name),
+    the pods of one IP (``pod``, namespace, dashed IP) or ``meta``."""
+
+    kind: str
+    namespace: str = ""
+    name: str = ""
+
+    @property
+    def object_key(self) -> tuple[str, str]:
+        """(namespace, name) of the object a ``svc`` unit comes from."""
+        return self.namespace, self.name
+
+    def __str__(self) -> str:
+        return "/".join(p for p in self if p)
+
+
 Records = dict[str, str]
 
 
@@ -70,7 +87,7 @@ def _meta(obj: Mapping) -> tuple[str, str]:
 
 
 def service_unit(ns: str, name: str) -> Unit:
-    return ("svc", ns.lower(), name.lower())
+    return Unit("svc", ns.lower(), name.lower())
 
 
 def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Records:
@@ -198,7 +215,7 @@ def ptr_key(ip: str, opt: Options) -> str:
 
 
 def pod_unit(ns: str, ip: str) -> Unit:
-    return ("pod", ns.lower(), _dashed(ip))
+    return Unit("pod", ns.lower(), _dashed(ip))
 
 
 def _dashed(ip: str) -> str:
@@ -218,7 +235,7 @@ def pod_records(pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
     return out
 
 
-META_UNIT: Unit = ("meta",)
+META_UNIT = Unit("meta")
 
 
 def meta_records(opt: Options) -> Records:
@@ -232,7 +249,7 @@ def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Map
     out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
     for svc in services:
         unit = service_unit(*_meta(svc))
-        out[unit] = service_records(svc, endpoints.get(unit[1:]), opt)
+        out[unit] = service_records(svc, endpoints.get(unit.object_key), opt)
     out.update(pod_records(pods, opt))
     return {u: r for u, r in out.items() if r}
 
@@ -257,7 +274,7 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc>
         return service_unit(parts[1], parts[2])
     if parts[0] == "pod" and len(parts) >= 4:
-        return ("pod", parts[1], parts[2])
+        return Unit("pod", parts[1], parts[2])
     if parts == ["dns-version"]:
         return META_UNIT
     return None
@@ -300,7 +317,7 @@ def owned(items: Iterable[tuple[str, bytes]], opt: Options) -> dict[Unit, dict[s
                 legacy.append((guess, key, value))
     for unit, key, value in legacy:
         mine = have.get(unit, {})
-        prefix = f"{opt.base}/svc/{unit[1]}/{unit[2]}/"
+        prefix = f"{opt.base}/svc/{unit.namespace}/{unit.name}/"
         if any(k.startswith(prefix) and k.count("/") == prefix.count("/") and v == value for k, v in mine.items()):
             mine[key] = value
     return have
