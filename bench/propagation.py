@@ -16,7 +16,6 @@ import socket
 import struct
 import sys
 import time
-from pathlib import Path
 
 
 from tests.fakeapi import FakeApi

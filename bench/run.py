@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import aetcd
 
 from kube2sky import records
 from tests.procs import Etcd, Skydns, free_port, stop
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DOMAIN = "cluster.local."
 

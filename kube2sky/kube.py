@@ -29,10 +29,6 @@ LISTERS = {
 }
 
 
-class Gone(Exception):
-    """The resourceVersion we watch from is no longer in the server's history."""
-
-
 def api_client(master_url: str = "", kubecfg: str = "") -> client.CoreV1Api:
     """Plain ``http://host:port`` with no credentials, a kubeconfig file, or
     the pod's service account, in that order of preference."""

@@ -152,7 +152,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     goflags.add_bool(p, "--serve-stale", d.serve_stale, "answer from expired cache entries when every forwarder fails")
     p.add_argument("--serve-stale-for", type=goflags.duration, default=d.serve_stale_for,
                    help="how long past expiry a cached answer may still be served")
-    goflags.add_bool(p, "--verbose", d.verbose, "log every query")
+    goflags.add_bool(p, "--verbose", d.verbose, "debug logging (queries are not logged)")
     goflags.add_bool(p, "--etcd3", True, "accepted for compatibility: etcd v3 is the only store")
     p.add_argument("--workers", type=int, default=d.workers,
                    help="processes sharing the DNS port (0: one per core this process may use)")

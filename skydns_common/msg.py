@@ -206,11 +206,6 @@ def split_key(key: str, head: str) -> list[str] | None:
     return [] if key == head else None
 
 
-def domain_labels(domain: str) -> tuple[str, ...]:
-    """A domain's labels in key order: ``cluster.local.`` -> ``('local', 'cluster')``."""
-    return tuple(reversed(labels(domain)))
-
-
 def matches(question: Sequence[str], key: Sequence[str]) -> bool:
     """Whether a key (labels in key order) answers a question (labels in key
     order, ``*``/``any`` matching one label).  A key deeper than the question

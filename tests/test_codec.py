@@ -42,7 +42,7 @@ def test_encode_is_read_back_by_dnspython(edns):
         assert m.edns == -1
 
 
-NAME = st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), min_size=1, max_size=6).map(lambda l: ".".join(l) + ".")
+NAME = st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), min_size=1, max_size=6).map(lambda parts: ".".join(parts) + ".")
 
 
 @given(NAME, st.sampled_from(["A", "AAAA", "SRV", "TXT", "MX", "PTR"]), st.booleans(), st.booleans(),
