@@ -12,6 +12,8 @@ from tests import etcdkv
 from tests.dnsq import ask, records
 from tests.procs import REPO, Process, Skydns
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "ctl"
 D = f"/{P}/local/cluster"
 

@@ -18,6 +18,8 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import service
 from tests.procs import REPO, Process, free_port, wait_http
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process, pytest.mark.slow]
+
 MANIFESTS = sorted((REPO / "manifests").rglob("*.yaml"))
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 COMPOSE = REPO / "docker-compose.yml"

@@ -16,6 +16,8 @@ from tests.procs import Kube2sky, wait_until
 
 from kube2sky.records import value
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "k2s"
 D = f"/{P}/local/cluster"
 
