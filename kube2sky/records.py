@@ -17,19 +17,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import socket
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from skydns_common import msg
 
 HOSTNAMES_ANNOTATION = "endpoints.beta.kubernetes.io/hostnames-map"
 SCHEMA_VERSION = "1.0.0"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
 
 Unit = tuple[str, ...]
 Records = dict[str, str]
+#: a Kubernetes object as the API server returns it (plain JSON)
+Obj = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -49,21 +49,42 @@ class Options:
         return f"/{self.prefix.strip('/')}/arpa/"
 
 
-_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+#: the value kube2sky writes for a host (and port), exactly; msg owns the format
+value = msg.kube2sky_value
+
+#: first labels below the domain that are not namespaces of the legacy layout
+_NOT_NAMESPACES = ("svc", "pod", "dns")
 
 
-def value(host: str, port: int = 0) -> str:
-    """The value kube2sky writes, exactly (``targetstrip`` included).  An IP
-    or a DNS name needs no JSON escaping, so it is formatted directly: a
-    large first sync makes hundreds of thousands of these."""
-    if _PLAIN.match(host):
-        p = f'"port":{port},' if port else ""
-        h = f'"host":"{host}",' if host else ""
-        return f'{{{h}{p}"priority":10,"weight":10,"ttl":30,"targetstrip":0}}'
-    return msg.dumps(msg.Service(host=host, port=port, priority=10, weight=10, ttl=30), kube2sky=True)
+def service_key(base: str, ns: str, name: str) -> str:
+    """``D/svc/<ns>/<svc>``: the service's name, under which its leaves lie."""
+    return f"{base}/svc/{ns}/{name}"
 
 
-def _meta(obj: Mapping) -> tuple[str, str]:
+def legacy_key(base: str, ns: str, name: str) -> str:
+    """``D/<ns>/<svc>``: the one leaf of ``--legacy-names`` (kube2sky <= 1.11)."""
+    return f"{base}/{ns}/{name}"
+
+
+def layout(key: str, base: str) -> tuple[str, list[str]] | None:
+    """Where a key lies in kube2sky's layout below ``base`` (``D``):
+    ``("svc", [ns, svc, leaf...])``, ``("pod", [ns, dashed ip, leaf...])``,
+    ``("meta", [])`` for ``D/dns-version``, ``("legacy", [ns, svc])`` for a
+    two-label key outside svc/pod/dns (kube2sky's only when its value says
+    so: :func:`skydns_common.msg.is_kube2sky_address`); None elsewhere."""
+    if not key.startswith(base + "/"):
+        return None
+    parts = key[len(base) + 1:].split("/")
+    if parts[0] in ("svc", "pod") and len(parts) >= 4:
+        return parts[0], parts[1:]
+    if parts == ["dns-version"]:
+        return "meta", []
+    if len(parts) == 2 and parts[0] not in _NOT_NAMESPACES:
+        return "legacy", parts
+    return None
+
+
+def _meta(obj: Obj) -> tuple[str, str]:
     m = obj.get("metadata") or {}
     return m.get("namespace") or "default", m.get("name") or ""
 
@@ -72,12 +93,12 @@ def service_unit(ns: str, name: str) -> Unit:
     return ("svc", ns.lower(), name.lower())
 
 
-def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Records:
+def service_records(svc: Obj, endpoints: Obj | None, opt: Options) -> Records:
     """Every key of one Service (with its Endpoints when headless)."""
     ns, name = _meta(svc)
     ns, name = ns.lower(), name.lower()
     spec = svc.get("spec") or {}
-    base = f"{opt.base}/svc/{ns}/{name}"
+    base = service_key(opt.base, ns, name)
     fqdn = f"{name}.{ns}.svc.{opt.domain}"
     out: Records = {}
     if spec.get("type") == "ExternalName":
@@ -89,7 +110,7 @@ def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Re
     cluster_ip = spec.get("clusterIP") or ""
     if cluster_ip == "None":
         return _headless(base, fqdn, endpoints, opt)
-    if not _is_ip(cluster_ip):
+    if msg.address(cluster_ip) is None:
         return out  # not allocated yet
     v = value(cluster_ip)
     label = msg.hash_label(v)
@@ -98,13 +119,13 @@ def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Re
         if port.get("name") and port.get("protocol"):
             out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = value(fqdn, port.get("port", 0))
     if opt.legacy_names:
-        out[f"{opt.base}/{ns}/{name}"] = v
+        out[legacy_key(opt.base, ns, name)] = v
     if opt.ptr:
         out[ptr_key(cluster_ip, opt)] = msg.dumps(msg.Service(host=fqdn))
     return out
 
 
-def _headless(base: str, fqdn: str, endpoints: Mapping | None, opt: Options) -> Records:
+def _headless(base: str, fqdn: str, endpoints: Obj | None, opt: Options) -> Records:
     out: Records = {}
     if not endpoints:
         return out
@@ -113,7 +134,7 @@ def _headless(base: str, fqdn: str, endpoints: Mapping | None, opt: Options) -> 
         ports = [p for p in subset.get("ports") or [] if p.get("name") and p.get("protocol")]
         for addr in subset.get("addresses") or []:  # ready addresses only
             ip = addr.get("ip") or ""
-            if not _is_ip(ip):
+            if msg.address(ip) is None:
                 continue
             v = value(ip)
             named = _label(addr.get("hostname")) or _label(names.get(ip))
@@ -127,7 +148,7 @@ def _headless(base: str, fqdn: str, endpoints: Mapping | None, opt: Options) -> 
     return out
 
 
-def _hostnames_map(endpoints: Mapping) -> dict[str, str]:
+def _hostnames_map(endpoints: Obj) -> dict[str, str]:
     raw = ((endpoints.get("metadata") or {}).get("annotations") or {}).get(HOSTNAMES_ANNOTATION)
     if not raw:
         return {}
@@ -144,16 +165,6 @@ def _label(name: object) -> str:
     return ""
 
 
-def _is_ip(text: str) -> bool:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-            return True
-        except (OSError, ValueError):
-            pass
-    return False
-
-
 def ptr_key(ip: str, opt: Options) -> str:
     rev = ipaddress.ip_address(ip).reverse_pointer + "."
     return msg.key_of(rev, opt.prefix)
@@ -167,12 +178,12 @@ def _dashed(ip: str) -> str:
     return ip.replace(".", "-").replace(":", "-")
 
 
-def pod_records(pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+def pod_records(pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     out: dict[Unit, Records] = {}
     for pod in pods:
         ns, _ = _meta(pod)
         ip = (pod.get("status") or {}).get("podIP") or ""
-        if not _is_ip(ip):
+        if msg.address(ip) is None:
             continue
         v = value(ip)
         unit = pod_unit(ns, ip)
@@ -187,8 +198,8 @@ def meta_records(opt: Options) -> Records:
     return {f"{opt.base}/dns-version": msg.dumps(msg.Service(text=SCHEMA_VERSION))}
 
 
-def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Mapping],
-            pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+def desired(services: Iterable[Obj], endpoints: Mapping[tuple[str, ...], Obj],
+            pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     """The whole tree kube2sky should own, by unit; ``endpoints`` is keyed by
     lower-cased (namespace, name), as units are."""
     out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
@@ -202,7 +213,6 @@ def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Map
 def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     """Which unit an existing key belongs to, or None when kube2sky does not
     own it (custom records under the prefix are never touched)."""
-    base = opt.base + "/"
     if key.startswith(opt.arpa):
         try:
             host = msg.parse(value).host
@@ -213,16 +223,17 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
             return None
         labels = host[: -len(tail)].split(".")
         return service_unit(labels[-1], labels[-2]) if len(labels) >= 2 else None
-    if not key.startswith(base):
+    place = layout(key, opt.base)
+    if place is None:
         return None
-    parts = key[len(base):].split("/")
-    if parts[0] == "svc" and len(parts) >= 4:
-        return service_unit(parts[1], parts[2])
-    if parts[0] == "pod" and len(parts) >= 4:
-        return ("pod", parts[1], parts[2])
-    if parts == ["dns-version"]:
+    kind, parts = place
+    if kind == "svc":
+        return service_unit(parts[0], parts[1])
+    if kind == "pod":
+        return ("pod", parts[0], parts[1])
+    if kind == "meta":
         return META_UNIT
     raw = value.decode() if isinstance(value, bytes) else value
-    if len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw):
+    if msg.is_kube2sky_address(raw):
         return service_unit(parts[0], parts[1])
     return None

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import platform
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from . import __version__
 from skydns_common import goflags, msg
@@ -51,7 +51,7 @@ class Config:
     tcp_idle_timeout: float = 10.0
     workers: int = 0
     worker: bool = False
-    hostname: str = field(default_factory=socket.gethostname)
+    hostname: str = field(default_factory=platform.node)  # gethostname(), without importing socket
 
     @cached_property
     def soa_mbox(self) -> str:
@@ -93,7 +93,7 @@ def merge_etcd(cfg: Config, raw: bytes | str) -> Config:
     obj = json.loads(raw)
     if not isinstance(obj, dict):
         raise ValueError("config is not a JSON object")
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for key, value in obj.items():
         name = ETCD_KEYS.get(key)
         if name is None:

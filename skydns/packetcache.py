@@ -16,11 +16,11 @@ round-robin on, a few rotations of the answer are kept and served in turn.
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
 from .config import Config
+from .rrsets import next_serial_at
 from .store import Store
 
 
@@ -72,5 +72,5 @@ class PacketCache:
         table = self.tables[tcp]
         if len(table) >= self.capacity:
             del table[next(iter(table))]
-        expires = (math.floor(self.clock() / 3600) + 1) * 3600 if (has_soa or signed) else 0
+        expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
         table[data[2:]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)

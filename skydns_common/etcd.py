@@ -111,6 +111,9 @@ class Endpoints:
 
 #: keys per range request when listing a prefix
 PAGE = 5000
+#: operations in one transaction: etcd refuses more than its --max-txn-ops
+#: (128 by default); every writer batches by this
+TXN_OPS = 120
 
 
 async def list_prefix(client: aetcd.Client, prefix: bytes, page: int = PAGE):

@@ -10,11 +10,12 @@ global).  See ``shared/spec/records.md`` sections 1-3.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import json.scanner
-import socket
+import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 #: Field order of a written value; also the set of fields a value may carry.
 FIELDS = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
@@ -69,7 +70,7 @@ def parse(raw: bytes | str) -> Service:
         raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
-    kw = {}
+    kw: dict[str, Any] = {}
     for name in FIELDS:
         v = obj.get(name)
         if v is None:
@@ -78,7 +79,7 @@ def parse(raw: bytes | str) -> Service:
     return Service(**kw)
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
 
 
 def _loads(raw: bytes | str) -> object:
@@ -143,6 +144,33 @@ def dumps(s: Service, *, kube2sky: bool = False) -> str:
             enc = _go_string(v)
         parts.append(f'"{name}":{enc}')
     return "{" + ",".join(parts) + "}"
+
+
+#: what every kube2sky value ends with (spec section 4)
+_KUBE2SKY_TAIL = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
+#: a host that JSON writes as it is (an IP or a DNS name)
+_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+#: kube2sky's value for an address with no port, as the legacy layout holds it
+_KUBE2SKY_ADDRESS = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
+
+
+def kube2sky_value(host: str, port: int = 0) -> str:
+    """The value kube2sky writes for a host (and port): ``dumps`` of priority
+    10, weight 10, TTL 30 with ``kube2sky=True``, byte for byte.  An IP or a
+    DNS name needs no JSON escaping, so it is formatted directly: a large
+    first sync makes hundreds of thousands of these."""
+    if _PLAIN.match(host):
+        p = f'"port":{port},' if port else ""
+        h = f'"host":"{host}",' if host else ""
+        return f"{{{h}{p}{_KUBE2SKY_TAIL}"
+    return dumps(Service(host=host, port=port, priority=10, weight=10, ttl=30), kube2sky=True)
+
+
+def is_kube2sky_address(raw: str) -> bool:
+    """Whether a value is exactly kube2sky's for an address with no port:
+    how its leaves are told apart where the key alone cannot tell (the
+    legacy ``D/<ns>/<svc>`` layout)."""
+    return _KUBE2SKY_ADDRESS.match(raw) is not None
 
 
 def fnv1a32(data: bytes) -> int:
@@ -243,14 +271,56 @@ def in_domain(name: str, domain: str) -> bool:
     return d == "." or n == d or n.endswith("." + d)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+
+
 def address(host: str) -> tuple[int, str] | None:
     """(4 or 6, the address as text) when ``host`` is an IP address, else
-    None (the host is a name).  Strict, as Go's net.ParseIP: dotted quads
-    without leading zeros, IPv6 without a zone."""
+    None (the host is a name): the one test of "is this an IP" for the
+    programs and the tool.  Strict, as Go's net.ParseIP and inet_pton:
+    dotted quads without leading zeros, IPv6 without a zone, written back
+    in inet_ntop's form.  Pure (no socket module): a regular expression for
+    the common IPv4 case, ipaddress for IPv6."""
+    if ":" not in host:
+        return (4, host) if _IPV4.match(host) else None
+    if "%" in host:
+        return None  # ipaddress takes a zone; inet_pton does not
     try:
-        if ":" in host:
-            return 6, socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
-        socket.inet_pton(socket.AF_INET, host)
-        return 4, host
-    except (OSError, ValueError):
+        packed = ipaddress.IPv6Address(host).packed
+    except ValueError:
         return None
+    return 6, _ntop6(packed)
+
+
+def _ntop6(packed: bytes) -> str:
+    """IPv6 text as glibc's inet_ntop writes it: the first longest run of two
+    or more zero groups as ``::``, and an IPv4-compatible or -mapped address
+    with a dotted tail."""
+    words = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    best, best_len, run, run_len = -1, 0, -1, 0
+    for i, w in enumerate(words + [1]):  # a sentinel closes a trailing run
+        if w == 0:
+            if run < 0:
+                run, run_len = i, 0
+            run_len += 1
+        elif run >= 0:
+            if run_len > best_len:
+                best, best_len = run, run_len
+            run = -1
+    if best_len < 2:
+        best = -1
+    out = ""
+    for i, w in enumerate(words):
+        if best >= 0 and best <= i < best + best_len:
+            if i == best:
+                out += ":"
+            continue
+        if i:
+            out += ":"
+        if i == 6 and best == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
+            return out + ".".join(str(b) for b in packed[12:])
+        out += format(w, "x")
+    if best >= 0 and best + best_len == 8:
+        out += ":"
+    return out
