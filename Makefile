@@ -35,4 +35,4 @@ bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache

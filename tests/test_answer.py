@@ -7,7 +7,7 @@ additional strings); records print as "name ttl TYPE data".
 
 import pytest
 
-from skydns import answer as ans
+from skydns import answer as ans, dnsdata as dd, rrsets
 from skydns.config import Config, normalise
 from skydns.store import Store
 
@@ -212,3 +212,25 @@ def test_cname_chain_limit():
     assert [rr.type for rr in near.answer] == [5] * 8 + [1]
     far = ans.answer(ans.Question("0.c.cluster.local.", 1), s, CFG, NOW)
     assert far.answer == []
+
+
+@pytest.mark.parametrize("name,types", [
+    ("web.default.svc.cluster.local.", {dd.A, dd.SRV}),       # SRV for any host, port 0 included
+    ("web6.default.svc.cluster.local.", {dd.AAAA, dd.SRV}),
+    ("alias.default.svc.cluster.local.", {dd.CNAME, dd.SRV}),
+    ("mx.cluster.local.", {dd.A, dd.MX, dd.SRV}),            # addresses there: no CNAME
+    ("txt.cluster.local.", {dd.TXT}),
+    ("nothere.cluster.local.", set()),
+])
+def test_types_at(store, name, types):
+    assert rrsets.types_at(store, name) == types
+
+
+@pytest.mark.parametrize("now,serial,next_at", [
+    (NOW, 1_800_000_000, 1_800_003_600),
+    (3599.9, 0, 3600),
+    (3600, 3600, 7200),
+])
+def test_soa_serial_is_the_hour(now, serial, next_at):
+    assert rrsets.serial(now) == serial and rrsets.next_serial_at(now) == next_at
+    assert rrsets.soa(CFG, now, "cluster.local.", 60).data[2] == serial
