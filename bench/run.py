@@ -178,8 +178,13 @@ def main() -> int:
                    help="timed runs per server and workload, taken in turns (the median is shown)")
     p.add_argument("--changes", type=int, default=200, help="changes timed for propagation (0: skip)")
     p.add_argument("--only", action="append", metavar="WORKLOAD",
-                   help="run only this workload (hot-a, search-nx, srv, cold, signed); repeatable")
+                   help="run only this workload (hot-a, search-nx, srv, cold, signed, hosts-edit); repeatable")
+    p.add_argument("--edits", type=int, default=100, help="edits of the ConfigMap's hosts key timed (hosts-edit)")
     a = p.parse_args()
+    if a.only and set(a.only) == {"hosts-edit"}:  # no dnsperf, no peers: its own etcd and processes
+        from bench.hostsedit import report
+        report(a.edits)
+        return 0
     for tool in ("dnsperf", "etcd"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed: run `make setup`")
@@ -267,6 +272,10 @@ def main() -> int:
         p50, p99 = propagation(a.changes)
         print(f"\npropagation, a Service changed through the API -> kube2sky -> etcd -> skydns answer, "
               f"{a.changes} changes: p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
+    if a.edits and (not a.only or "hosts-edit" in a.only):
+        from bench.hostsedit import report
+        print()
+        report(a.edits)
     if a.scale_keys:
         from bench.scale import scale
         big = Etcd("scale").start()

@@ -19,7 +19,7 @@ from skydns_common import goflags
 from skydns_common.etcd import Endpoints, Tls
 from skydns_common.health import serve as serve_health
 
-from . import filesource, kube
+from . import customsync, filesource, kube, metrics
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
@@ -50,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lease-ttl", type=int, default=10, help="leader lease TTL in seconds")
     p.add_argument("--id", default=f"{socket.gethostname()}-{os.getpid()}", help="this replica's identity")
     p.add_argument("--watch-timeout", type=int, default=60, help="timeoutSeconds of one watch request")
+    customsync.add_flags(p)
     return p
 
 
@@ -101,7 +102,8 @@ async def run(a: argparse.Namespace) -> None:
             return False
         return ctl.synced.is_set() if ctl.leading else election.following
 
-    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, None)
+    custom = customsync.start(a, api, writer, opt, loop, stop)
+    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, metrics.REGISTRY)
     if a.from_file:
         threading.Thread(target=pump_file, args=(a.from_file, loop, queue, stop), name="file", daemon=True).start()
     else:
@@ -112,11 +114,15 @@ async def run(a: argparse.Namespace) -> None:
     def on_lead():
         writer.guard = (key.encode(), a.id.encode())
         ctl.leading, ctl.full = True, True
+        metrics.leading(True)
         queue.put_nowait(("lead", "", None))
+        if custom is not None:
+            custom.wake()
 
     def on_lose():
         ctl.leading = False
         ctl.synced.clear()
+        metrics.leading(False)
 
     electing = asyncio.create_task(election.run(on_lead, on_lose))
     source = f"file {a.from_file}" if a.from_file else f"API {a.kube_master_url or a.kubecfg_file or 'in-cluster'}"
@@ -132,24 +138,29 @@ async def run(a: argparse.Namespace) -> None:
             batch = [item]
             while not queue.empty():
                 batch.append(queue.get_nowait())
+            mark = metrics.batch()
             for kind, etype, obj in batch:
                 if kind in KINDS:
                     ctl.on_event(kind, etype, obj)
             try:
                 await ctl.sync()
+                metrics.synced(mark)
             except NotLeader:
                 log.warning("lost the lead while writing; stopping writes")
                 on_lose()
 
     worker = asyncio.create_task(control())
-    await asyncio.wait({worker, electing, asyncio.create_task(stopping.wait())},
+    tasks = [worker, electing]
+    if custom is not None:
+        tasks.append(asyncio.create_task(custom.run(lambda: ctl.leading)))
+    await asyncio.wait({*tasks, asyncio.create_task(stopping.wait())},
                        return_when=asyncio.FIRST_COMPLETED)
     stop.set()
-    for t in (worker, electing):
+    for t in tasks:
         t.cancel()
-    await asyncio.gather(worker, electing, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     health.close()
-    for t in (worker, electing):
+    for t in tasks:
         if t.done() and not t.cancelled() and t.exception():
             raise t.exception()
 

@@ -1,6 +1,6 @@
 """Services, Endpoints and Pods read from a file instead of an API server.
 
-``kubectl get svc,endpoints,pods -A -o yaml`` from a cluster one cannot
+``kubectl get svc,endpoints,pods -A -o yaml`` (or ``svc,endpointslices,pods``) from a cluster one cannot
 reach (or a hand-written file) becomes the same LIST events the API watch
 produces, so the records of that cluster can be written to etcd and moved.
 The file is read again whenever it changes; every read is a full listing,
@@ -17,6 +17,8 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
+from . import slices
+
 log = logging.getLogger(__name__)
 
 KIND_OF = {"Service": "services", "Endpoints": "endpoints", "Pod": "pods"}
@@ -27,6 +29,7 @@ def parse(text: str) -> dict[str, list[dict]]:
     several documents, or single objects."""
     out: dict[str, list[dict]] = {k: [] for k in KIND_OF.values()}
     docs: Iterable[Any]
+    found_slices: list[dict] = []
     try:
         docs = [json.loads(text)]  # kubectl -o json, and much faster to read than YAML
     except ValueError:
@@ -42,6 +45,14 @@ def parse(text: str) -> dict[str, list[dict]]:
             if kind:
                 obj.setdefault("metadata", {}).setdefault("namespace", "default")
                 out[kind].append(obj)
+            elif (obj or {}).get("kind") == "EndpointSlice":
+                obj.setdefault("metadata", {}).setdefault("namespace", "default")
+                found_slices.append(obj)
+    if found_slices:  # a service's slices stand for its Endpoints, as they do from an API server
+        merged = slices.Merger().listed(found_slices)
+        have = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in merged}
+        out["endpoints"] = [e for e in out["endpoints"]
+                            if (e["metadata"]["namespace"], e["metadata"].get("name")) not in have] + merged
     return out
 
 

@@ -4,7 +4,8 @@ A pure function of Services, Endpoints and Pods as the API server returns
 them (plain JSON dicts): no client, no etcd, no clock.  The layout is the
 one kube2sky 1.9-1.15 wrote (spec section 4), byte for byte including the
 hash labels, plus what the original never had: ExternalName as a CNAME
-value, PTR records for ClusterIPs and named headless endpoints, and a
+leaf at the service's own key, PTR records for ClusterIPs and headless
+endpoints (IPv6 under ``arpa/ip6`` nibbles), dual-stack ClusterIPs, and a
 ``dns-version`` TXT record.
 
 Records are grouped by *unit* -- one Service (with its Endpoints, legacy
@@ -68,18 +69,22 @@ def legacy_key(base: str, ns: str, name: str) -> str:
 
 def layout(key: str, base: str) -> tuple[str, list[str]] | None:
     """Where a key lies in kube2sky's layout below ``base`` (``D``):
-    ``("svc", [ns, svc, leaf...])``, ``("pod", [ns, dashed ip, leaf...])``,
-    ``("meta", [])`` for ``D/dns-version``, ``("legacy", [ns, svc])`` for a
-    two-label key outside svc/pod/dns (kube2sky's only when its value says
-    so: :func:`skydns_common.msg.is_kube2sky_address`); None elsewhere."""
+    ``("svc", [ns, svc, leaf...])`` (no leaf: an ExternalName's own key),
+    ``("pod", [ns, dashed ip, leaf...])``, ``("meta", [])`` for
+    ``D/dns-version``, ``("legacy", [ns, svc])`` or ``("legacy", [ns, svc,
+    hash])`` (a headless one) for a key outside svc/pod/dns, kube2sky's only
+    when its value says so (:func:`skydns_common.msg.is_kube2sky_address`);
+    None elsewhere."""
     if not key.startswith(base + "/"):
         return None
     parts = key[len(base) + 1:].split("/")
-    if parts[0] in ("svc", "pod") and len(parts) >= 4:
+    if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc> itself
+        return parts[0], parts[1:]
+    if parts[0] == "pod" and len(parts) >= 4:
         return parts[0], parts[1:]
     if parts == ["dns-version"]:
         return "meta", []
-    if len(parts) == 2 and parts[0] not in _NOT_NAMESPACES:
+    if len(parts) in (2, 3) and parts[0] not in _NOT_NAMESPACES:
         return "legacy", parts
     return None
 
@@ -104,47 +109,84 @@ def service_records(svc: Obj, endpoints: Obj | None, opt: Options) -> Records:
     if spec.get("type") == "ExternalName":
         target = spec.get("externalName") or ""
         if target:
-            v = value(msg.fqdn(target.lower()))
-            out[f"{base}/{msg.hash_label(v)}"] = v
+            out[base] = value(msg.fqdn(target.lower()))  # at the name's own key: a CNAME question reads only that
         return out
-    cluster_ip = spec.get("clusterIP") or ""
-    if cluster_ip == "None":
-        return _headless(base, fqdn, endpoints, opt)
-    if msg.address(cluster_ip) is None:
+    ips = cluster_ips(spec)
+    if ips == ["None"]:
+        return _headless(base, fqdn, endpoints, publish_not_ready(svc), opt, (ns, name))
+    ips = [ip for ip in ips if msg.address(ip) is not None]
+    if not ips:
         return out  # not allocated yet
-    v = value(cluster_ip)
-    label = msg.hash_label(v)
-    out[f"{base}/{label}"] = v
-    for port in spec.get("ports") or []:
-        if port.get("name") and port.get("protocol"):
-            out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = value(fqdn, port.get("port", 0))
-    if opt.legacy_names:
-        out[legacy_key(opt.base, ns, name)] = v
-    if opt.ptr:
-        out[ptr_key(cluster_ip, opt)] = msg.dumps(msg.Service(host=fqdn))
+    for i, ip in enumerate(ips):  # dual stack: one A or AAAA leaf per family
+        v = value(ip)
+        label = msg.hash_label(v)
+        out[f"{base}/{label}"] = v
+        if i == 0:  # SRV leaves name the service, which has every family: once is enough
+            for port in spec.get("ports") or []:
+                if port.get("name") and port.get("protocol"):
+                    out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = \
+                        value(fqdn, port.get("port", 0))
+            if opt.legacy_names:
+                out[legacy_key(opt.base, ns, name)] = v
+        if opt.ptr:
+            out[ptr_key(ip, opt)] = ptr_value(fqdn)
     return out
 
 
-def _headless(base: str, fqdn: str, endpoints: Obj | None, opt: Options) -> Records:
+def cluster_ips(spec: Obj) -> list[str]:
+    """``spec.clusterIPs`` (dual stack, in ``ipFamilies`` order), else ``spec.clusterIP``."""
+    ips = [ip for ip in spec.get("clusterIPs") or [] if ip]
+    return ips or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+
+
+TOLERATE_UNREADY_ANNOTATION = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
+
+
+def publish_not_ready(svc: Obj) -> bool:
+    """Whether the service asks for not-ready addresses too (the DNS
+    specification's ``publishNotReadyAddresses``, or the older annotation)."""
+    if (svc.get("spec") or {}).get("publishNotReadyAddresses") is True:
+        return True
+    annotations = (svc.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(TOLERATE_UNREADY_ANNOTATION, "")).lower() == "true"
+
+
+def ptr_value(host: str) -> str:
+    """A PTR leaf: the name, with the forward records' ttl so that a re-used
+    IP is not answered with the old name for the configured hour."""
+    return msg.dumps(msg.Service(host=host, ttl=30))
+
+
+def _headless(base: str, fqdn: str, endpoints: Obj | None, not_ready: bool, opt: Options,
+              ns_name: tuple[str, str]) -> Records:
     out: Records = {}
     if not endpoints:
         return out
     names = _hostnames_map(endpoints)
+    found = []  # (ip, its value, its DNS label or "", the subset's named ports)
     for subset in endpoints.get("subsets") or []:
         ports = [p for p in subset.get("ports") or [] if p.get("name") and p.get("protocol")]
-        for addr in subset.get("addresses") or []:  # ready addresses only
+        addrs = (subset.get("addresses") or []) + ((subset.get("notReadyAddresses") or []) if not_ready else [])
+        for addr in addrs:
             ip = addr.get("ip") or ""
-            if msg.address(ip) is None:
-                continue
-            v = value(ip)
-            named = _label(addr.get("hostname")) or _label(names.get(ip))
-            label = named or msg.hash_label(v)
-            out[f"{base}/{label}"] = v
-            for p in ports:
-                out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{label}"] = \
-                    value(f"{label}.{fqdn}", p.get("port", 0))
-            if named and opt.ptr:
-                out[ptr_key(ip, opt)] = msg.dumps(msg.Service(host=f"{named}.{fqdn}"))
+            if msg.address(ip) is not None:
+                found.append((ip, value(ip), _label(addr.get("hostname")) or _label(names.get(ip)), ports))
+    ips_of: dict[str, set[str]] = {}
+    for ip, _, named, _ in found:
+        if named:
+            ips_of.setdefault(named, set()).add(ip)
+    for ip, v, named, ports in found:
+        label = named or msg.hash_label(v)
+        # a hostname two addresses share: both kept, one leaf each below the name
+        leaf = f"{label}/{msg.hash_label(v)}" if named and len(ips_of[named]) > 1 else label
+        out[f"{base}/{leaf}"] = v
+        for p in ports:
+            out[f"{base}/_{p['protocol'].lower()}/_{p['name'].lower()}/{leaf}"] = \
+                value(f"{label}.{fqdn}", p.get("port", 0))
+        if opt.ptr:  # one leaf per service below the reversed IP: a pod several services select has each
+            out[f"{ptr_key(ip, opt)}/{msg.hash_label(fqdn)}"] = ptr_value(f"{label}.{fqdn}")
+        if opt.legacy_names:  # kube2sky 1.7-1.11: D/<ns>/<svc>/<hash>, no SRV
+            out[f"{legacy_key(opt.base, *ns_name)}/{msg.hash_label(v)}"] = v
     return out
 
 
@@ -234,6 +276,10 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     if kind == "meta":
         return META_UNIT
     raw = value.decode() if isinstance(value, bytes) else value
-    if msg.is_kube2sky_address(raw):
+    if not msg.is_kube2sky_address(raw):
+        return None
+    # a legacy leaf D/<ns>/<svc>, or a legacy headless leaf D/<ns>/<svc>/<hash>
+    # labelled by the hash of its own value
+    if len(parts) == 2 or parts[2] == msg.hash_label(raw):
         return service_unit(parts[0], parts[1])
     return None

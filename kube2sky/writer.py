@@ -21,7 +21,7 @@ from skydns_common.retry import backoff
 
 from skydns_common.etcd import TXN_OPS as MAX_OPS, Endpoints
 
-from . import records
+from . import metrics, records
 from .plan import Change
 from .records import Options, Unit
 
@@ -118,6 +118,7 @@ class Writer:
         for step_puts, step_deletes in steps:
             await self._txn(step_puts, step_deletes, "/".join(batch[0].unit) + (f" and {len(batch) - 1} more"
                                                                                  if len(batch) > 1 else ""))
+        metrics.written(len(batch), len(puts), len(deletes))
         if len(batch) <= 3:
             for c in batch:
                 log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
@@ -132,13 +133,60 @@ class Writer:
             if self.guard is not None:
                 key, ident = self.guard
                 compare = [c.transactions.value(key) == ident]
-            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            try:
+                ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            except aetcd.exceptions.ClientError:
+                metrics.TXN_FAILURES.labels("etcd").inc()
+                raise
             return ok
 
         if not await self._retry(f"writing {what}", txn):
+            metrics.TXN_FAILURES.labels("not_leader").inc()
             raise NotLeader("leader key changed hands")
 
     async def close(self) -> None:
         if self.client is not None:
             await self.client.close()
             self.client = None
+
+    # -- keys outside the units (the kube-dns ConfigMap's) --------------------
+
+    async def read(self, keys) -> dict[str, tuple[bytes, int]]:
+        """The current value and mod revision of each key that exists (one
+        round trip per MAX_OPS keys: a transaction of range reads)."""
+        keys = sorted(set(keys))
+
+        async def get(c: aetcd.Client):
+            async def chunk(part):
+                _, replies = await c.transaction(compare=[], success=[c.transactions.get(k.encode()) for k in part],
+                                                 failure=[])
+                return {kv.key.decode(errors="replace"): (kv.value, kv.mod_revision)
+                        for reply in replies for _, kv in reply}
+            out: dict[str, tuple[bytes, int]] = {}
+            for part in await asyncio.gather(*(chunk(keys[i:i + MAX_OPS]) for i in range(0, len(keys), MAX_OPS))):
+                out.update(part)
+            return out
+        return await self._retry(f"reading {len(keys)} keys", get)
+
+    async def read_prefix(self, prefix: str) -> dict[str, bytes]:
+        result = await self._retry(f"listing {prefix}", lambda c: c.get_prefix(prefix.encode()))
+        return {kv.key.decode(errors="replace"): kv.value for kv in result.kvs}
+
+    async def transact(self, puts: dict[str, str], deletes: list[str], revisions: dict[str, int]) -> bool:
+        """One transaction, when each key of ``revisions`` is still at that
+        mod revision (0: absent) and this replica still leads; False when a
+        key moved (read again and retry), NotLeader when the lead did."""
+        async def txn(c: aetcd.Client):
+            compare = [c.transactions.mod(k.encode()) == rev for k, rev in revisions.items()]
+            if self.guard is not None:
+                compare.append(c.transactions.value(self.guard[0]) == self.guard[1])
+            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in puts.items()]
+            ops += [c.transactions.delete(k.encode()) for k in deletes]
+            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            if ok or self.guard is None:
+                return ok
+            got = await c.get(self.guard[0])
+            if got is None or got.value != self.guard[1]:
+                raise NotLeader("leader key changed hands")
+            return False
+        return await self._retry(f"writing {len(puts)} puts, {len(deletes)} deletes", txn)

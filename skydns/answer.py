@@ -85,13 +85,15 @@ def _reverse(q: Question, ctx: Lookup) -> Reply:
         parts = parts_of(q.name)
     except msg.RecordError:
         parts = None
-    leaf = None
+    leaves = []
     if parts and not msg.has_wildcard(parts) and ctx.store.synced:
-        _, leaf = ctx.store.exact(parts)
-    if leaf is None or not leaf.service.host:
+        # the leaf at the reversed name, and those below it: an address that
+        # several headless services select has one PTR per service
+        leaves = [lf for lf in ctx.store.find(parts) or [] if lf.service.host]
+    if not leaves:
         return Reply(forward=True, aa=False, system="reverse")
-    rr = RR(q.name, PTR, ctx.ttl(leaf), msg.fqdn(leaf.service.host))
-    return Reply(aa=False, answer=[rr], system="reverse")
+    rrs = [RR(q.name, PTR, ctx.ttl(lf), msg.fqdn(lf.service.host)) for lf in leaves]
+    return finish(Reply(aa=False, answer=rrs, system="reverse"), ctx.cfg, ctx.now)
 
 
 AUTHORS = ("skydns-stack contributors",)

@@ -99,7 +99,8 @@ class Signer:
             authority += self._nxdomain(q.name.lower(), exists, min_ttl)
         elif reply.rcode == ans.NOERROR and not reply.answer and msg.in_domain(q.name, self.zone):
             authority += [self._nsec3(q.name.lower(), min_ttl, match=True,
-                                      types=types_at(q.name.lower()) - {q.type})]
+                                      # RFC 5155 §8.5: a NODATA proof with the CNAME bit is bogus
+                                      types=types_at(q.name.lower()) - {q.type, ans.CNAME})]
         return replace(reply, ad=True, answer=self._with_sigs(reply.answer, now),
                        authority=self._with_sigs(authority, now), additional=self._with_sigs(reply.additional, now))
 

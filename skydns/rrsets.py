@@ -87,11 +87,13 @@ class Lookup:
         return group(self._find(name) or [])
 
     def ttl(self, leaf: Leaf) -> int:
-        ttl = leaf.service.ttl or self.cfg.ttl
-        if leaf.expires is not None:
-            self.volatile = True
-            ttl = min(ttl, max(1, int(leaf.expires - self.now)))
-        return ttl
+        """The value's ``ttl``; else the lease's remaining time; else the
+        configured ttl; with both a ``ttl`` and a lease, the smaller (spec §5)."""
+        if leaf.expires is None:
+            return leaf.service.ttl or self.cfg.ttl
+        self.volatile = True
+        left = max(1, int(leaf.expires - self.now))
+        return min(leaf.service.ttl, left) if leaf.service.ttl else left
 
     def priority(self, leaf: Leaf) -> int:
         return leaf.service.priority or self.cfg.priority
@@ -217,8 +219,24 @@ def split_txt(text: str) -> Iterable[str]:
         yield data[i:i + 255].decode(errors="replace")
 
 
+def srv_leaves(leaves: list[Leaf]) -> list[Leaf]:
+    """The leaves that make SRV records: those with a host (a text-only leaf
+    would give target ".", "no service"), identical ones (host, port,
+    priority, weight, text) once, so that weights are shared among what is left."""
+    out, seen = [], set()
+    for leaf in leaves:
+        s = leaf.service
+        if not s.host:
+            continue
+        key = (s.host.lower().rstrip("."), s.port, s.priority, s.weight, s.text)
+        if key not in seen:
+            seen.add(key)
+            out.append(leaf)
+    return out
+
+
 def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
-    leaves = ctx.services(lookup)
+    leaves = srv_leaves(ctx.services(lookup))
     totals: dict[int, int] = {}
     for leaf in leaves:
         p = ctx.priority(leaf)
@@ -233,7 +251,7 @@ def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR
         ttl = ctx.ttl(leaf)
         ip = msg.address(s.host)
         host = msg.fqdn(s.host) if ip is None else ctx.leaf_name(leaf)
-        target = msg.target_strip(host, s.targetstrip) if s.host else host
+        target = msg.target_strip(host, s.targetstrip)
         records.append(RR(owner, SRV, ttl, (p, weight, s.port, target)))
         extra.extend(_glue(ctx, target, ip, ttl, seen))
     return records, extra

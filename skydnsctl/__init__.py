@@ -57,8 +57,9 @@ def parser() -> argparse.ArgumentParser:
     for verb in ("import", "sync"):
         h = hosts.add_parser(verb, help=f"{verb} a hosts file")
         h.add_argument("file")
-        h.add_argument("--zone", default="", help="appended to names outside it (e.g. hadoop.cluster.local)")
-        h.add_argument("--set", default="", help="name of this set of records (default: the file's name)")
+        h.add_argument("--zone", default="", help="appended to names outside the domain (default: the domain, "
+                       "so a pod finds bare names through its search list; must be inside the domain)")
+        h.add_argument("--set", default="", help="name of this set of records (default: the file's absolute path)")
         h.add_argument("--ttl", type=int, default=0)
         if verb == "sync":
             h.add_argument("--watch", action="store_true", help="keep applying changes to the file")

@@ -13,16 +13,20 @@ import os
 import re
 import sys
 import time
+from urllib.parse import quote
 
 from kube2sky.records import Options as K2SOptions, unit_of
 
 from skydns import config as config_mod
 from skydns.store import Store
-from skydns_common import msg
+from skydns_common import hosts as hosts_mod, msg
 from . import diff as diff_mod, export, records, v2
 from .store import Etcd, from_args
 
-MANIFESTS = "/skydnsctl/hosts/"
+#: where manifests were kept before they had the prefix and the file's path in their key
+LEGACY_MANIFESTS = "/skydnsctl/hosts/"
+#: an explicit --set name (the default, the file's absolute path, is quoted into one label)
+_SET = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 async def run(args) -> int:
@@ -50,23 +54,9 @@ async def _config(etcd: Etcd, args) -> config_mod.Config:
     return config_mod.normalise(cfg)
 
 
-_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
-
-
 def _name(name: str) -> str:
-    """A DNS name users may write records for (letters, digits, '-', '_')."""
-    try:
-        labels = msg.labels(name)
-    except msg.RecordError as exc:
-        raise ValueError(str(exc)) from None
-    if not labels:
-        raise ValueError("a name is needed")
-    for label in labels:
-        if not _LABEL.match(label):
-            raise ValueError(f"{name!r}: {label!r} is not a valid DNS label")
-    if len(name.rstrip(".")) > 253:
-        raise ValueError(f"{name!r} is longer than 253 characters")
-    return msg.fqdn(name.lower())
+    """A DNS name users may write records for (the rule is hosts.check_name's)."""
+    return hosts_mod.check_name(name)
 
 
 # -- ls --------------------------------------------------------------------
@@ -95,6 +85,7 @@ async def ls(etcd: Etcd, cfg, args) -> int:
 
 async def add(etcd: Etcd, cfg, args) -> int:
     name = _name(args.name)
+    hosts_mod.check_served(name, cfg.domain)
     host = args.host
     if not host and not args.text:
         raise ValueError("give a HOST (an IP or a name) or --text")
@@ -141,20 +132,27 @@ def _host(raw: bytes) -> str:
 # -- hosts -----------------------------------------------------------------
 
 async def hosts(etcd: Etcd, cfg, args) -> int:
-    set_name = args.set or os.path.basename(args.file)
-    if not set_name or "/" in set_name:
-        raise ValueError(f"bad set name {set_name!r}")
-    zone = msg.fqdn(args.zone.lower()) if args.zone else ""
+    """``import`` adds and updates the file's names; ``sync`` also removes
+    the names that left the file.  A set is known by its manifest under
+    /skydnsctl/hosts/<prefix>/<set>, the set being ``--set`` or the file's
+    absolute path, so two files both called ``hosts`` are two sets."""
+    path = os.path.abspath(args.file)
+    if args.set and not _SET.match(args.set):
+        raise ValueError(f"bad set name {args.set!r}: letters, digits, '.', '_' and '-' only")
+    set_name = args.set or quote(path, safe="")
+    zone = hosts_mod.check_zone(args.zone, cfg.domain)  # outside the domain: say so before reading anything
     watch = getattr(args, "watch", False)
     seen = None
     while True:
         try:
-            stamp = os.stat(args.file).st_mtime_ns
+            st = os.stat(args.file)
+            stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
             if stamp != seen:
                 seen = stamp
                 with open(args.file, encoding="utf-8") as f:
                     text = f.read()
-                await _sync_hosts(etcd, set_name, text, zone, args.ttl)
+                await _write_set(etcd, cfg.domain, set_name, path, text, zone, args.ttl, args.hosts_cmd == "sync",
+                                 legacy=LEGACY_MANIFESTS + (args.set or os.path.basename(path)))
         except (OSError, ValueError) as exc:
             if not watch:
                 raise ValueError(f"{args.file}: {exc}") from None
@@ -164,18 +162,31 @@ async def hosts(etcd: Etcd, cfg, args) -> int:
         await asyncio.sleep(args.interval)
 
 
-async def _sync_hosts(etcd: Etcd, set_name: str, text: str, zone: str, ttl: int) -> None:
-    """Write the file's records and remove those of this set that left it, in one transaction."""
-    want = records.host_records(records.parse_hosts(text, zone), etcd.prefix, ttl)
-    manifest_key = MANIFESTS + set_name
-    raw = await etcd.get(manifest_key)
-    had = set(json.loads(raw)["keys"]) if raw else set()
+async def _write_set(etcd: Etcd, domain: str, set_name: str, path: str, text: str, zone: str, ttl: int,
+                     sync: bool, legacy: str = "") -> None:
+    """Write the file's records and, in one transaction, remove this set's
+    records that left it (sync) or the old addresses of the names it lists
+    (import); keys other sets or other writers own are never removed."""
+    served = hosts_mod.parse(text, domain, zone)
+    want = hosts_mod.records(served, etcd.prefix, ttl)
+    manifests: dict[str, bytes] = {}
+    for root in hosts_mod.manifest_roots(etcd.prefix):
+        manifests.update(await etcd.tree(root))
+    manifest_key = hosts_mod.manifest_roots(etcd.prefix)[0] + set_name
+    raw = manifests.pop(manifest_key, None)
+    retired = []
+    if raw is None and legacy and (raw := await etcd.get(legacy)) is not None:
+        retired = [legacy]  # the set's manifest from before sets had a prefix and a path: taken over
+    had = hosts_mod.manifest_keys(raw)
+    others = set().union(*map(hosts_mod.manifest_keys, manifests.values()))
     tree = await etcd.tree()
-    puts = {k: v for k, v in want.items() if tree.get(k, b"").decode(errors="replace") != v}
-    deletes = sorted(k for k in had - set(want) if k in tree)
-    manifest = json.dumps({"keys": sorted(want), "updated": int(time.time())})
-    await etcd.apply({**puts, manifest_key: manifest}, deletes)
-    print(f"hosts {set_name}: {len(want)} records, {len(puts)} written, {len(deletes)} removed", flush=True)
+    updated = {msg.key_of(name, etcd.prefix) for name in served}
+    remove = None if sync else [k for k in had if k.rsplit("/", 1)[0] in updated]
+    plan = hosts_mod.plan_set(want, had, {k: tree.get(k) for k in set(want) | had}, others, remove)
+    manifest = json.dumps({"keys": plan.claimed, "source": path, "updated": int(time.time())})
+    await etcd.apply({**plan.puts, manifest_key: manifest}, plan.deletes + retired)
+    print(f"hosts {path}: {len(served)} names under {domain}, {len(want)} records, {len(plan.puts)} written, "
+          f"{len(plan.deletes)} removed", flush=True)
 
 
 # -- migrate ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Pure views of the tree for skydnsctl: what a leaf answers and under which
-name users ask for it; hosts files; the layout migration plan.
+name users ask for it; the layout migration plan (hosts files are
+skydns_common.hosts's, shared with kube2sky).
 
 Nothing here touches etcd: the commands read the prefix once into a
 ``key -> value`` map and hand it to these functions.  The rules come from
@@ -76,44 +77,6 @@ def under(rows_: Iterable[Row], name: str | None, prefix: str) -> list[Row]:
     return [r for r in rows_ if r.key == head or r.key.startswith(head + "/")]
 
 
-# -- hosts files -------------------------------------------------------------
-
-def parse_hosts(text: str, zone: str = "") -> dict[str, list[str]]:
-    """``IP name [alias ...]`` lines -> name -> IPs (in file order).  Short
-    names get ``zone`` appended; comments and blank lines are skipped; a bad
-    line raises ValueError naming its line number."""
-    out: dict[str, list[str]] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        if len(parts) < 2 or msg.address(parts[0]) is None:
-            raise ValueError(f"line {n}: expected 'IP name [alias ...]', got {line!r}")
-        for name in parts[1:]:
-            fq = msg.fqdn(name.lower())
-            if zone and not msg.in_domain(fq, zone):
-                fq = msg.fqdn(name.lower().rstrip(".") + "." + zone.strip("."))
-            try:
-                msg.labels(fq)
-            except msg.RecordError as exc:
-                raise ValueError(f"line {n}: {exc}") from None
-            ips = out.setdefault(fq, [])
-            if parts[0] not in ips:
-                ips.append(parts[0])
-    return out
-
-
-def host_records(hosts: Mapping[str, list[str]], prefix: str, ttl: int = 0) -> dict[str, str]:
-    """One leaf per name and address, labelled by the value's hash."""
-    out = {}
-    for name, ips in hosts.items():
-        for ip in ips:
-            v = msg.dumps(msg.Service(host=ip, ttl=ttl))
-            out[f"{msg.key_of(name, prefix)}/{msg.hash_label(v)}"] = v
-    return out
-
-
 # -- kube2sky layouts ----------------------------------------------------------
 
 @dataclass
@@ -140,7 +103,7 @@ def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
             continue
         if kind == "svc" and len(parts) == 3:
             svc.setdefault((parts[0], parts[1]), {})[key] = value
-        elif kind == "legacy":
+        elif kind == "legacy" and len(parts) == 2:
             legacy[(parts[0], parts[1])] = (key, value)
     moves: dict[tuple[str, str], Move] = {}
 

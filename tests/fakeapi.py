@@ -1,6 +1,11 @@
 """A fake Kubernetes API server, faithful to list/watch, for kube2sky's tests.
 
-Serves ``/api/v1/{services,endpoints,pods}``: a list carries the store's
+Serves ``/api/v1/{services,endpoints,pods,configmaps}``, ConfigMaps per
+namespace (``/api/v1/namespaces/NS/configmaps``, with
+``fieldSelector=metadata.name=NAME``; ``.../configmaps/NAME`` is a GET of
+one object, 404 when there is none) and, when asked,
+``/apis/discovery.k8s.io/v1/endpointslices``, with the discovery documents
+``/api`` and ``/apis`` that tell which: a list carries the store's
 resourceVersion; ``watch=true`` (or ``1``) streams newline-delimited JSON
 events in HTTP/1.1 chunks from a resourceVersion on, sends BOOKMARKs when
 asked (``allowWatchBookmarks``), ends the stream after ``timeoutSeconds``,
@@ -20,15 +25,53 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod"}
+KINDS = {"services": "Service", "endpoints": "Endpoints", "pods": "Pod", "configmaps": "ConfigMap",
+         "endpointslices": "EndpointSlice"}
+#: kinds also served per namespace: /api/v1/namespaces/NS/KIND[/NAME], with fieldSelector=metadata.name=...
+NAMESPACED = ("configmaps",)
+
+# -- EndpointSlices and the discovery documents -------------------------------
+#: kinds outside the core group: kind -> (group, version); served only when asked
+GROUPS = {"endpointslices": ("discovery.k8s.io", "v1")}
+
+
+def resource(segs: list[str], slices: bool) -> str | None:
+    """The kind a list/watch path names (``/api/v1/<kind>`` or
+    ``/apis/<group>/<version>/<kind>``), or None."""
+    if len(segs) == 3 and segs[:2] == ["api", "v1"] and segs[2] in KINDS and segs[2] not in GROUPS:
+        return segs[2]
+    if slices and len(segs) == 4 and segs[0] == "apis" and GROUPS.get(segs[3]) == tuple(segs[1:3]):
+        return segs[3]
+    return None
+
+
+def discovery(segs: list[str], slices: bool) -> dict | None:
+    """``/api`` and ``/apis``: the versions and groups this server serves."""
+    if segs == ["api"]:
+        return {"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+    if segs == ["apis"]:
+        served = {("apps", "v1")} | (set(GROUPS.values()) if slices else set())
+        groups = [{"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}],
+                   "preferredVersion": {"groupVersion": f"{g}/{v}", "version": v}} for g, v in sorted(served)]
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+    return None
+
+
+def api_version(kind: str) -> str:
+    return "/".join(GROUPS[kind]) if kind in GROUPS else "v1"
 
 
 class FakeApi:
-    def __init__(self, tls: tuple[str, str] | None = None, token: str | None = None) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None, token: str | None = None, slices: bool = False) -> None:
         """``tls``: (certificate, key) files to serve HTTPS; ``token``: the
-        bearer token every request must carry."""
+        bearer token every request must carry; ``slices``: serve
+        ``discovery.k8s.io/v1`` EndpointSlices and list that group in
+        ``/apis`` (off: a cluster of before Kubernetes 1.21)."""
         self.tls = tls
         self.token = token
+        self.slices = slices
+        self.forbidden: set[str] = set()  # kinds answered 403, as RBAC without the grant would
         self.cond = threading.Condition()
         self.rv = 100
         self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in KINDS}
@@ -135,21 +178,52 @@ class FakeApi:
                 if api.token and self.headers.get("Authorization") != f"Bearer {api.token}":
                     return self._json(401, {"kind": "Status", "code": 401, "reason": "Unauthorized"})
                 segs = parts.path.strip("/").split("/")
-                if len(segs) != 3 or segs[:2] != ["api", "v1"] or segs[2] not in KINDS:
+                doc = discovery(segs, api.slices)
+                if doc is not None:
+                    return self._json(200, doc)
+                match = lambda obj: True  # noqa: E731 - every object of the kind
+                if len(segs) in (5, 6) and segs[:3] == ["api", "v1", "namespaces"] and segs[4] in NAMESPACED:
+                    segs, match, one = self._namespaced(segs, q)
+                    if one is not None:
+                        return self._one(segs[2], one)
+                kind = resource(segs, api.slices)
+                if kind is None:
                     return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                if kind in api.forbidden:
+                    return self._json(403, {"kind": "Status", "code": 403, "reason": "Forbidden"})
                 with api.cond:
                     code = api.failures.pop(0) if api.failures else None
                 if code is not None:
                     return self._json(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                              "code": code, "reason": "InternalError", "message": "injected"})
-                kind = segs[2]
                 if q.get("watch") in ("true", "1"):
-                    return self._watch(kind, q)
+                    return self._watch(kind, q, match)
                 with api.cond:
-                    items = [copy.deepcopy(o) for _, o in sorted(api.objects[kind].items())]
+                    items = [copy.deepcopy(o) for _, o in sorted(api.objects[kind].items()) if match(o)]
                     rv = api.rv
-                self._json(200, {"kind": KINDS[kind] + "List", "apiVersion": "v1",
+                self._json(200, {"kind": KINDS[kind] + "List", "apiVersion": api_version(kind),
                                  "metadata": {"resourceVersion": str(rv)}, "items": items})
+
+            def _namespaced(self, segs, q):
+                """/api/v1/namespaces/NS/KIND[/NAME] -> (/api/v1/KIND, a filter, NAME or None)."""
+                namespace, kind = segs[3], segs[4]
+                want = {"metadata.namespace": namespace}
+                for term in filter(None, (q.get("fieldSelector") or "").split(",")):
+                    field, _, value = term.replace("==", "=").partition("=")
+                    want[field] = value
+
+                def match(obj):
+                    meta = obj.get("metadata") or {}
+                    return all(meta.get(f.split(".", 1)[1]) == v for f, v in want.items())
+                return ["api", "v1", kind], match, (namespace, segs[5]) if len(segs) == 6 else None
+
+            def _one(self, kind, key):
+                with api.cond:
+                    obj = copy.deepcopy(api.objects[kind].get(key))
+                if obj is None:
+                    return self._json(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
+                                            "reason": "NotFound", "message": f'{kind} "{key[1]}" not found'})
+                self._json(200, obj)
 
             def _json(self, code, body):
                 data = json.dumps(body).encode()
@@ -164,7 +238,7 @@ class FakeApi:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
 
-            def _watch(self, kind, q):
+            def _watch(self, kind, q, match=lambda obj: True):
                 since = int(q.get("resourceVersion") or 0)
                 timeout = float(q.get("timeoutSeconds") or 300)
                 bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
@@ -185,7 +259,7 @@ class FakeApi:
                         last_bookmark = time.monotonic()
                         while True:
                             for rv, k, etype, obj in api.history:
-                                if rv > since and k == kind:
+                                if rv > since and k == kind and match(obj):
                                     self._chunk({"type": etype, "object": obj})
                             since = max(since, api.rv)
                             now = time.monotonic()
@@ -195,7 +269,7 @@ class FakeApi:
                                 return self._end()
                             if bookmarks and now - last_bookmark > 0.5:
                                 self._chunk({"type": "BOOKMARK", "object": {
-                                    "kind": KINDS[kind], "apiVersion": "v1",
+                                    "kind": KINDS[kind], "apiVersion": api_version(kind),
                                     "metadata": {"resourceVersion": str(api.rv)}}})
                                 last_bookmark = now
                             api.cond.wait(min(0.5, deadline - now))

@@ -11,6 +11,19 @@ def endpoints(name, subsets, ns="default", annotations=None):
             "metadata": {"name": name, "namespace": ns, "annotations": annotations or {}}, "subsets": subsets}
 
 
+def endpoint_slice(name, service, endpoints, ports=(), ns="default", address_type="IPv4"):
+    """``endpoints``: (addresses, ready or None, hostname or None) triples."""
+    eps = []
+    for addresses, ready, hostname in endpoints:
+        ep = {"addresses": list(addresses), "conditions": {} if ready is None else {"ready": ready}}
+        if hostname:
+            ep["hostname"] = hostname
+        eps.append(ep)
+    return {"kind": "EndpointSlice", "apiVersion": "discovery.k8s.io/v1", "addressType": address_type,
+            "metadata": {"name": name, "namespace": ns, "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": eps, "ports": [dict(p) for p in ports]}
+
+
 def pod(name, ip, ns="default"):
     return {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns},
             "status": {"podIP": ip} if ip else {}}
@@ -26,3 +39,7 @@ def from_case(obj):
     if kind == "Pod":
         return "pods", pod(obj["name"], obj.get("podIP", ""), obj["namespace"])
     raise ValueError(kind)
+
+
+def config_map(name, data, ns="kube-system"):
+    return {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": name, "namespace": ns}, "data": dict(data)}

@@ -45,6 +45,15 @@ RECORDS = {
     "/skydns/local/cluster/mixed/a": '{"host":"10.8.1.1"}',
     "/skydns/local/cluster/mixed/b": '{"host":"example.org"}',
     "/skydns/arpa/in-addr/10/0/0/1": '{"host":"web.default.svc.cluster.local."}',
+    "/skydns/arpa/ip6/f/d/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/1":
+        '{"host":"web6.default.svc.cluster.local."}',
+    "/skydns/arpa/in-addr/10/1/0/5/a1": '{"host":"p.hl.default.svc.cluster.local.","ttl":30}',
+    "/skydns/arpa/in-addr/10/1/0/5/b2": '{"host":"p.other.default.svc.cluster.local.","ttl":30}',
+    "/skydns/local/cluster/srvdup/a": '{"host":"10.6.6.6","port":80}',
+    "/skydns/local/cluster/srvdup/b": '{"host":"10.6.6.6","port":80}',
+    "/skydns/local/cluster/srvdup/c": '{"host":"10.6.6.7","port":80}',
+    "/skydns/local/cluster/srvtxt/a": '{"host":"10.6.7.1","port":80}',
+    "/skydns/local/cluster/srvtxt/t": '{"text":"only text"}',
     "/skydns/config": '{"domain":"ignored.example."}',
 }
 
@@ -130,6 +139,20 @@ CASES = [
      ["web-0.hl" + D + " 3600 A 10.8.0.1"]),
     ("mixed.cluster.local.", "A", "NOERROR", ["mixed.cluster.local. 3600 A 10.8.1.1"], []),
     ("nothere.cluster.local.", "HINFO", "NXDOMAIN", [], [], [SOA_NEG]),
+    ("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "PTR", "NOERROR",
+     ["1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa. 3600 PTR web6" + D], []),
+    # an address behind two headless services: a PTR for each (leaves below the reversed name)
+    ("5.0.1.10.in-addr.arpa.", "PTR", "NOERROR", ["5.0.1.10.in-addr.arpa. 30 PTR p.hl" + D,
+                                                 "5.0.1.10.in-addr.arpa. 30 PTR p.other" + D], []),
+    # identical leaves count once, then the 100 is split among what is left
+    ("srvdup.cluster.local.", "SRV", "NOERROR",
+     ["srvdup.cluster.local. 3600 SRV 10 50 80 a.srvdup.cluster.local.",
+      "srvdup.cluster.local. 3600 SRV 10 50 80 c.srvdup.cluster.local."],
+     ["a.srvdup.cluster.local. 3600 A 10.6.6.6", "c.srvdup.cluster.local. 3600 A 10.6.6.7"]),
+    # a text-only leaf gives no SRV (no target "."), nor a share of the weight
+    ("short.txt.cluster.local.", "SRV", "NOERROR", [], [], [SOA_NEG]),
+    ("srvtxt.cluster.local.", "SRV", "NOERROR", ["srvtxt.cluster.local. 3600 SRV 10 100 80 a.srvtxt.cluster.local."],
+     ["a.srvtxt.cluster.local. 3600 A 10.6.7.1"]),
 ]
 
 TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "HINFO": 13, "MX": 15, "TXT": 16, "AAAA": 28, "SRV": 33}
@@ -195,12 +218,25 @@ def test_not_synced_is_servfail_never_nxdomain():
     assert r.rcode == ans.SERVFAIL
 
 
-def test_lease_shortens_ttl(store):
+# (value, seconds left on the key's lease or None, the answer's TTL): spec §5
+LEASE_TTLS = [
+    (b'{"host":"10.1.1.1","ttl":300}', 42.5, 42),   # both: the smaller
+    (b'{"host":"10.1.1.1","ttl":30}', 600.5, 30),
+    (b'{"host":"10.1.1.1"}', 7200.5, 7200),         # no ttl: the lease's time, even above the configured 3600
+    (b'{"host":"10.1.1.1"}', 42.5, 42),
+    (b'{"host":"10.1.1.1"}', None, 3600),           # neither: the configured ttl
+    (b'{"host":"10.1.1.1","ttl":300}', None, 300),
+]
+
+
+@pytest.mark.parametrize("value,left,ttl", LEASE_TTLS)
+def test_lease_ttl(value, left, ttl):
     s = Store()
-    s.replace([("/skydns/local/cluster/l/a", b'{"host":"10.1.1.1","ttl":300}')], 2)
-    s.set_expiry("/skydns/local/cluster/l/a", NOW + 42.5)
+    s.replace([("/skydns/local/cluster/l/a", value)], 2)
+    if left is not None:
+        s.set_expiry("/skydns/local/cluster/l/a", NOW + left)
     r = ans.answer(ans.Question("l.cluster.local.", 1), s, CFG, NOW)
-    assert [rr.ttl for rr in r.answer] == [42]
+    assert [rr.ttl for rr in r.answer] == [ttl]
 
 
 def test_cname_chain_limit():

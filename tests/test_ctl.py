@@ -58,6 +58,7 @@ def test_add_writes_a_validated_record(etcd, tree, args, key, value):
     (["add", "a..b.cluster.local", "10.0.0.1"], "cannot be a key"),
     (["add", "x.cluster.local"], "give a HOST"),
     (["add", "x.cluster.local", "bad host!"], "label"),
+    (["add", "registry", "10.0.0.1"], "outside the domain cluster.local. skydns serves"),
     (["rm", "nothere.cluster.local"], "no records under"),
     (["hosts", "import", "/nonexistent/hosts"], "No such file"),
     (["migrate", "layout", "--to", "sideways"], "invalid choice"),
@@ -247,3 +248,80 @@ def test_diff_two_servers(etcd, tree, tmp_path):
         a.stop()
         b.stop()
         etcdkv.delete_prefix(etcd.url, "/ctlb/")
+
+
+def test_hosts_without_zone_are_served_under_the_domain(etcd, tree, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.4.0.1 registry paas-nacos-register\n10.4.0.2 nexus.tools\nfd00::4 registry\n")
+    out = ctl(etcd, "hosts", "import", str(hosts), check=0).stdout
+    assert "under cluster.local." in out
+    sky = Skydns(etcd.url, "-domain=cluster.local.", f"-path-prefix={P}")
+    try:
+        def addrs(name, qtype="A"):
+            return sorted(r["address"] for r in records(ask(sky.port, name, qtype).answer))
+        assert addrs("registry.cluster.local.") == ["10.4.0.1"]
+        assert addrs("registry.cluster.local.", "AAAA") == ["fd00::4"]
+        assert addrs("paas-nacos-register.cluster.local.") == ["10.4.0.1"]
+        assert addrs("nexus.tools.cluster.local.") == ["10.4.0.2"]
+    finally:
+        sky.stop()
+    assert all(k.startswith(f"{D}/") for k in tree())
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--zone", "hadoop.example.com"], "outside the domain cluster.local."),
+    (["--set", "a/b"], "bad set name"),
+])
+def test_hosts_refuses_what_skydns_would_not_serve(etcd, tree, tmp_path, args, needle):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.4.0.1 registry\n")
+    r = ctl(etcd, "hosts", "sync", str(hosts), *args, check=2)
+    assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert tree() == {} and etcdkv.dump(etcd.url, "/skydnsctl/") == {}
+
+
+def test_two_files_called_hosts_are_two_sets(etcd, tree, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = tmp_path / "a" / "hosts", tmp_path / "b" / "hosts"
+    a.write_text("10.5.0.1 alpha\n10.5.0.9 shared\n")
+    b.write_text("10.5.0.2 beta\n10.5.0.9 shared\n")
+    ctl(etcd, "hosts", "sync", str(a), check=0)
+    ctl(etcd, "hosts", "sync", str(b), check=0)
+    assert len(etcdkv.dump(etcd.url, f"/skydnsctl/hosts/{P}/")) == 2
+    a.write_text("")
+    ctl(etcd, "hosts", "sync", str(a), check=0)
+    names = sorted(k.split("/")[-2] for k in tree())
+    assert names == ["beta", "shared"]  # a's own record went; b's, and the one both list, stayed
+
+
+def test_import_adds_and_updates_sync_removes(etcd, tree, tmp_path):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.6.0.1 a\n10.6.0.2 b\n")
+    ctl(etcd, "hosts", "import", str(hosts), check=0)
+    hosts.write_text("10.6.0.3 a\n")
+    ctl(etcd, "hosts", "import", str(hosts), check=0)
+    assert sorted(tree().values()) == ['{"host":"10.6.0.2"}', '{"host":"10.6.0.3"}']  # a updated, b kept
+    ctl(etcd, "hosts", "sync", str(hosts), check=0)
+    assert list(tree().values()) == ['{"host":"10.6.0.3"}']
+
+
+def test_sync_owns_exactly_its_set(etcd, tree, tmp_path):
+    ctl(etcd, "add", "registry.cluster.local", "10.7.0.1", check=0)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.7.0.1 registry\n10.7.0.2 other\n")
+    ctl(etcd, "hosts", "sync", str(hosts), check=0)
+    hosts.write_text("")
+    ctl(etcd, "hosts", "sync", str(hosts), check=0)
+    assert list(tree().values()) == ['{"host":"10.7.0.1"}']  # written by `add` before the set: never the set's
+
+
+def test_sync_takes_over_a_manifest_of_the_old_layout(etcd, tree, tmp_path):
+    hosts = tmp_path / "hadoop-hosts"
+    hosts.write_text("10.8.0.1 dn1\n")
+    old_key = f"{D}/dn1/{'%x' % 0}"  # any key the old set wrote
+    etcdkv.put(etcd.url, {old_key: '{"host":"10.8.0.9"}',
+                          "/skydnsctl/hosts/hadoop-hosts": json.dumps({"keys": [old_key], "updated": 1})})
+    ctl(etcd, "hosts", "sync", str(hosts), check=0)
+    assert list(tree().values()) == ['{"host":"10.8.0.1"}']  # the old set's record went with the takeover
+    assert "/skydnsctl/hosts/hadoop-hosts" not in etcdkv.dump(etcd.url, "/skydnsctl/")

@@ -15,6 +15,7 @@ from tests.k8sobj import endpoints, pod, service
 from tests.procs import Kube2sky, wait_until
 
 from kube2sky.records import value
+from skydns_common.msg import hash_label
 
 pytestmark = [pytest.mark.etcd, pytest.mark.process]
 
@@ -143,7 +144,8 @@ def test_headless_and_pods_written(etcd, api, clean):
     try:
         wait_until(lambda: f"{D}/svc/default/hl/_tcp/_http/web-0" in keys(etcd.url), what="headless")
         wait_until(lambda: keys(etcd.url, "pod/") != {}, what="pod")
-        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[f"/{P}/arpa/in-addr/10/0/0/5"] == b'{"host":"web-0.hl.default.svc.cluster.local."}'
+        ptr = f"/{P}/arpa/in-addr/10/0/0/5/" + hash_label("hl.default.svc.cluster.local.")  # one per service
+        assert etcdkv.dump(etcd.url, f"/{P}/arpa/")[ptr] == b'{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}'
         assert etcdkv.dump(etcd.url, f"{D}/dns-version") == {f"{D}/dns-version": b'{"text":"1.0.0"}'}
     finally:
         k.stop()
@@ -151,10 +153,13 @@ def test_headless_and_pods_written(etcd, api, clean):
 
 def test_legacy_names_on_then_off(etcd, api, clean):
     api.put("services", service("redis", "10.0.0.1"))
+    api.put("services", service("hl", "None"))  # and the 1.7-1.11 headless leaves D/<ns>/<svc>/<hash>
+    api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.0.0.5", "hostname": "web-0"}]}]))
     k = start(api, etcd, "--legacy-names")
     try:
-        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {f"{D}/default/redis": value("10.0.0.1").encode()},
-                   what="legacy name")
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {
+            f"{D}/default/redis": value("10.0.0.1").encode(),
+            f"{D}/default/hl/{hash_label(value('10.0.0.5'))}": value("10.0.0.5").encode()}, what="legacy names")
         assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
     finally:
         k.stop()
@@ -234,5 +239,50 @@ def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clea
                                                 "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
         wait_until(lambda: keys(etcd.url)[f"{D}/svc/default/big/w-0"] == value("10.7.1.0").encode(), what="update")
         assert len(keys(etcd.url)) == 230
+    finally:
+        k.stop()
+
+
+def _metrics(k):
+    """kube2sky's /metrics, parsed: {(name, sorted labels): value}."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+    with urllib.request.urlopen(f"http://127.0.0.1:{k.http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+
+def test_metrics_after_a_known_sequence(etcd, api, clean):
+    k = start(api, etcd, "--watch-timeout=1")
+    try:
+        wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/dns-version") != {}, what="first sync")
+        steps = [  # (change, key that shows it written)
+            (lambda: api.put("services", service("web", "10.0.0.1")), f"{D}/svc/default/web/c88f1059", True),
+            (lambda: api.put("services", service("web", "10.0.0.2")), f"{D}/svc/default/web/c88f1059", False),
+            (lambda: api.delete("services", "default", "web"), f"{D}/svc/default/web/4e756cde", False),
+        ]
+        for change, key, present in steps:
+            before = keys(etcd.url)
+            change()
+            wait_until(lambda: (key in keys(etcd.url)) == present and keys(etcd.url) != before, what=key)
+        wait_until(lambda: _metrics(k).get(("skydns_kube2sky_watch_restarts_total", (("kind", "pods"),)), 0) >= 1,
+                   timeout=10, what="a watch opened again after its 1 s timeout")
+        m = _metrics(k)
+        n = "skydns_kube2sky_"
+        assert m[(n + "events_total", (("kind", "services"), ("type", "ADDED")))] == 1
+        assert m[(n + "events_total", (("kind", "services"), ("type", "MODIFIED")))] == 1
+        assert m[(n + "events_total", (("kind", "services"), ("type", "DELETED")))] == 1
+        assert all(m[(n + "relists_total", (("kind", kind),))] == 1 for kind in ("services", "endpoints", "pods"))
+        # dns-version (1 unit, 1 key); web: A + PTR; 10.0.0.2: 2 put, 2 deleted; delete: 2 deleted
+        assert m[(n + "units_written_total", ())] == 4
+        assert m[(n + "keys_put_total", ())] == 5
+        assert m[(n + "keys_deleted_total", ())] == 4
+        assert m[(n + "txn_failures_total", (("cause", "etcd"),))] == 0
+        assert m[(n + "txn_failures_total", (("cause", "not_leader"),))] == 0
+        assert m[(n + "leader", ())] == 1 and m[(n + "leader_changes_total", ())] == 1
+        assert m[(n + "event_to_write_duration_seconds_count", ())] >= 3
+        assert 0 < m[(n + "event_to_write_duration_seconds_sum", ())] < 30
     finally:
         k.stop()

@@ -3,9 +3,19 @@
 import pytest
 
 from kube2sky import plan, records as rec
+from skydns_common import msg
 
 OPT = rec.Options()
 V = rec.value
+
+
+#: the label of a headless service's PTR leaves below the reversed IP (one per service)
+HLP = "/" + msg.hash_label("hl.default.svc.cluster.local.")
+
+
+def H(ip):
+    """The hash label of an address leaf."""
+    return msg.hash_label(V(ip))
 
 
 def svc(name, ip, ports=(), ns="default", **spec):
@@ -22,15 +32,16 @@ D = "/skydns/local/cluster"
 CASES = [
     ("clusterip", svc("redis", "10.0.0.1"), None, {
         f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"),
-        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"redis.default.svc.cluster.local."}'}),
+        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"redis.default.svc.cluster.local.","ttl":30}'}),
     ("named port", svc("web", "11.1.1.1", [{"name": "http", "protocol": "TCP", "port": 80},
                                            {"port": 81}, {"name": "x", "port": 82}]), None, {
         f"{D}/svc/default/web/2f15de08": V("11.1.1.1"),
         f"{D}/svc/default/web/_tcp/_http/2f15de08": V("web.default.svc.cluster.local.", 80),
-        "/skydns/arpa/in-addr/11/1/1/1": '{"host":"web.default.svc.cluster.local."}'}),
+        "/skydns/arpa/in-addr/11/1/1/1": '{"host":"web.default.svc.cluster.local.","ttl":30}'}),
     ("not allocated", svc("pending", ""), None, {}),
+    # the CNAME leaf at the service's own key, where a CNAME question looks
     ("external name", svc("ext", "", type="ExternalName", externalName="db.example.org"), None, {
-        f"{D}/svc/default/ext/" + __import__("skydns_common.msg").msg.hash_label(V("db.example.org.")): V("db.example.org.")}),
+        f"{D}/svc/default/ext": V("db.example.org.")}),
     ("headless", svc("hl", "None"), eps("hl", [
         {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "hostname": "web-0"}, {"ip": "10.0.0.3"}],
          "notReadyAddresses": [{"ip": "10.0.0.9"}],
@@ -42,15 +53,59 @@ CASES = [
         f"{D}/svc/default/hl/_tcp/_http/c88f1059": V("c88f1059.hl.default.svc.cluster.local.", 80),
         f"{D}/svc/default/hl/_tcp/_http/web-0": V("web-0.hl.default.svc.cluster.local.", 80),
         f"{D}/svc/default/hl/_tcp/_http/web-1": V("web-1.hl.default.svc.cluster.local.", 80),
-        "/skydns/arpa/in-addr/10/0/0/2": '{"host":"web-0.hl.default.svc.cluster.local."}',
-        "/skydns/arpa/in-addr/10/0/0/3": '{"host":"web-1.hl.default.svc.cluster.local."}'}),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"web-0.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/3" + HLP: '{"host":"web-1.hl.default.svc.cluster.local.","ttl":30}'}),
     ("headless without endpoints", svc("hl", "None"), None, {}),
     ("no ports at all", {"metadata": {"name": "bare", "namespace": "ns1"}, "spec": {"clusterIP": "10.0.183.39"}}, None, {
         f"{D}/svc/ns1/bare/e3b7df90": V("10.0.183.39"),
-        "/skydns/arpa/in-addr/10/0/183/39": '{"host":"bare.ns1.svc.cluster.local."}'}),
+        "/skydns/arpa/in-addr/10/0/183/39": '{"host":"bare.ns1.svc.cluster.local.","ttl":30}'}),
     ("ipv6 clusterip", svc("v6", "fd00::1"), None, {
         f"{D}/svc/default/v6/" + __import__("skydns_common.msg").msg.hash_label(V("fd00::1")): V("fd00::1"),
-        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1") : '{"host":"v6.default.svc.cluster.local."}'}),
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1") : '{"host":"v6.default.svc.cluster.local.","ttl":30}'}),
+    # dual stack: clusterIPs in ipFamilies order give A and AAAA; SRV once (it names the service)
+    ("dual stack", svc("ds", "10.0.0.1", [{"name": "http", "protocol": "TCP", "port": 80}],
+                       clusterIPs=["10.0.0.1", "fd00::1"], ipFamilies=["IPv4", "IPv6"]), None, {
+        f"{D}/svc/default/ds/c88f1059": V("10.0.0.1"),
+        f"{D}/svc/default/ds/{H('fd00::1')}": V("fd00::1"),
+        f"{D}/svc/default/ds/_tcp/_http/c88f1059": V("ds.default.svc.cluster.local.", 80),
+        "/skydns/arpa/in-addr/10/0/0/1": '{"host":"ds.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1"): '{"host":"ds.default.svc.cluster.local.","ttl":30}'}),
+    ("ipv6 single stack", svc("v6only", "fd00::1", clusterIPs=["fd00::1"], ipFamilies=["IPv6"]), None, {
+        f"{D}/svc/default/v6only/{H('fd00::1')}": V("fd00::1"),
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "1"): '{"host":"v6only.default.svc.cluster.local.","ttl":30}'}),
+    ("headless dual stack", svc("hl", "None", clusterIPs=["None"]), eps("hl", [
+        {"addresses": [{"ip": "10.0.0.1", "hostname": "a"}, {"ip": "fd00::2"}]}]), {
+        f"{D}/svc/default/hl/a": V("10.0.0.1"),
+        f"{D}/svc/default/hl/{H('fd00::2')}": V("fd00::2"),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"a.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/ip6/" + "/".join("fd00" + "0" * 27 + "2") + HLP:
+            '{"host":"' + H('fd00::2') + '.hl.default.svc.cluster.local.","ttl":30}'}),
+    # two ready addresses with one hostname: both kept, below the name
+    ("duplicate hostnames", svc("hl", "None"), eps("hl", [
+        {"addresses": [{"ip": "10.0.0.1", "hostname": "web"}, {"ip": "10.0.0.2", "hostname": "web"}],
+         "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]), {
+        f"{D}/svc/default/hl/web/c88f1059": V("10.0.0.1"),
+        f"{D}/svc/default/hl/web/{H('10.0.0.2')}": V("10.0.0.2"),
+        f"{D}/svc/default/hl/_tcp/_http/web/c88f1059": V("web.hl.default.svc.cluster.local.", 80),
+        f"{D}/svc/default/hl/_tcp/_http/web/{H('10.0.0.2')}": V("web.hl.default.svc.cluster.local.", 80),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"web.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"web.hl.default.svc.cluster.local.","ttl":30}'}),
+    # not-ready addresses are published when the service asks (DNS specification)
+    ("publishNotReadyAddresses", svc("hl", "None", publishNotReadyAddresses=True), eps("hl", [
+        {"addresses": [{"ip": "10.0.0.1"}], "notReadyAddresses": [{"ip": "10.0.0.2", "hostname": "b"}]}]), {
+        f"{D}/svc/default/hl/c88f1059": V("10.0.0.1"),
+        f"{D}/svc/default/hl/b": V("10.0.0.2"),
+        "/skydns/arpa/in-addr/10/0/0/1" + HLP: '{"host":"c88f1059.hl.default.svc.cluster.local.","ttl":30}',
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"b.hl.default.svc.cluster.local.","ttl":30}'}),
+    ("tolerate-unready annotation",
+     {**svc("hl", "None"), "metadata": {"name": "hl", "namespace": "default", "annotations": {
+         "service.alpha.kubernetes.io/tolerate-unready-endpoints": "true"}}},
+     eps("hl", [{"notReadyAddresses": [{"ip": "10.0.0.2"}]}]), {
+        f"{D}/svc/default/hl/{H('10.0.0.2')}": V("10.0.0.2"),
+        "/skydns/arpa/in-addr/10/0/0/2" + HLP: '{"host":"' + H('10.0.0.2') + '.hl.default.svc.cluster.local.","ttl":30}'}),
+    ("not ready and not asked", svc("hl", "None", publishNotReadyAddresses=False),
+     eps("hl", [{"notReadyAddresses": [{"ip": "10.0.0.2"}]}]), {}),
 ]
 
 
@@ -59,10 +114,40 @@ def test_service_records(name, service, endpoints, want):
     assert rec.service_records(service, endpoints, OPT) == want
 
 
-def test_legacy_names():
-    opt = rec.Options(legacy_names=True, ptr=False)
-    got = rec.service_records(svc("redis", "10.0.0.1"), None, opt)
-    assert got == {f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"), f"{D}/default/redis": V("10.0.0.1")}
+def test_services_sharing_an_address_share_no_key():
+    """A pod that two headless services select: each service's records,
+    PTR included, are its own (one unit's write never takes another's key)."""
+    subsets = [{"addresses": [{"ip": "10.0.0.1"}]}]
+    a = rec.service_records(svc("a", "None"), eps("a", subsets), OPT)
+    b = rec.service_records(svc("b", "None"), eps("b", subsets), OPT)
+    assert len(a) == len(b) == 2 and not set(a) & set(b)
+    assert {rec.unit_of(k, v, OPT) for k, v in a.items()} == {("svc", "default", "a")}
+
+
+# --legacy-names (spec §4): the v1.0-1.11 leaf of a ClusterIP service, and the
+# 1.7-1.11 headless leaves D/<ns>/<svc>/<hash>, one per ready address, no SRV
+LEGACY = [
+    ("clusterip", svc("redis", "10.0.0.1"), None,
+     {f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"), f"{D}/default/redis": V("10.0.0.1")}),
+    ("dual stack: the first family only", svc("redis", "10.0.0.1", clusterIPs=["10.0.0.1", "fd00::1"]), None,
+     {f"{D}/svc/default/redis/c88f1059": V("10.0.0.1"), f"{D}/svc/default/redis/{H('fd00::1')}": V("fd00::1"),
+      f"{D}/default/redis": V("10.0.0.1")}),
+    ("headless", svc("hl", "None"), eps("hl", [
+        {"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2", "hostname": "web-0"}],
+         "notReadyAddresses": [{"ip": "10.0.0.9"}],
+         "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]), {
+        f"{D}/svc/default/hl/c88f1059": V("10.0.0.1"),
+        f"{D}/svc/default/hl/web-0": V("10.0.0.2"),
+        f"{D}/svc/default/hl/_tcp/_http/c88f1059": V("c88f1059.hl.default.svc.cluster.local.", 80),
+        f"{D}/svc/default/hl/_tcp/_http/web-0": V("web-0.hl.default.svc.cluster.local.", 80),
+        f"{D}/default/hl/c88f1059": V("10.0.0.1"),
+        f"{D}/default/hl/{H('10.0.0.2')}": V("10.0.0.2")}),
+]
+
+
+@pytest.mark.parametrize("name,service,endpoints,want", LEGACY, ids=[c[0] for c in LEGACY])
+def test_legacy_names(name, service, endpoints, want):
+    assert rec.service_records(service, endpoints, rec.Options(legacy_names=True, ptr=False)) == want
 
 
 @pytest.mark.parametrize("pods,want", [
@@ -83,6 +168,11 @@ def test_pod_records(pods, want):
     (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
     (f"{D}/dns/ns", V("10.0.0.1"), None),
     (f"{D}/hadoop/nn1", '{"host":"10.1.1.1"}', None),
+    (f"{D}/svc/ns/ext", V("db.example.org."), ("svc", "ns", "ext")),
+    (f"{D}/ns/hl/c88f1059", V("10.0.0.1"), ("svc", "ns", "hl")),
+    (f"{D}/ns/hl/web-0", V("10.0.0.1"), None),  # not the hash of its value: a custom record
+    (f"{D}/ns/hl/c88f1059", '{"host":"10.0.0.1"}', None),
+    ("/skydns/arpa/in-addr/10/0/0/4", '{"host":"c88f1059.hl.ns.svc.cluster.local.","ttl":30}', ("svc", "ns", "hl")),
     ("/skydns/arpa/in-addr/10/0/0/1", '{"host":"web.ns.svc.cluster.local."}', ("svc", "ns", "web")),
     ("/skydns/arpa/in-addr/10/0/0/2", '{"host":"w-0.web.ns.svc.cluster.local."}', ("svc", "ns", "web")),
     ("/skydns/arpa/in-addr/10/0/0/3", '{"host":"reverse.example.com."}', None),
@@ -112,8 +202,6 @@ def test_plan_covers_units_on_both_sides():
 
 from hypothesis import given, strategies as st  # noqa: E402
 
-from skydns_common import msg  # noqa: E402
-
 
 @given(st.one_of(st.text(max_size=40), st.from_regex(r"\A[a-z0-9.-]{0,40}\Z"), st.ip_addresses().map(str)),
        st.integers(0, 65535))
@@ -125,13 +213,14 @@ def test_value_is_exactly_the_general_encoding(host, port):
 @pytest.mark.parametrize("key,place", [
     (f"{D}/svc/ns/web/c88f1059", ("svc", ["ns", "web", "c88f1059"])),
     (f"{D}/svc/ns/web/_tcp/_http/c88f1059", ("svc", ["ns", "web", "_tcp", "_http", "c88f1059"])),
-    (f"{D}/svc/ns/web", None),                        # a name, not a leaf of the layout
+    (f"{D}/svc/ns/web", ("svc", ["ns", "web"])),      # an ExternalName's own key
     (f"{D}/pod/ns/1-2-3-4/ad70cf0f", ("pod", ["ns", "1-2-3-4", "ad70cf0f"])),
     (f"{D}/dns-version", ("meta", [])),
     (f"{D}/ns/web", ("legacy", ["ns", "web"])),
     (f"{D}/dns/ns", None),
     (f"{D}/svc/ns", None),
-    (f"{D}/hadoop/nn1/x", None),
+    (f"{D}/ns/web/c88f1059", ("legacy", ["ns", "web", "c88f1059"])),   # a legacy headless leaf
+    (f"{D}/hadoop/nn1/x/y", None),
     ("/skydns/local/other/ns/web", None),
 ])
 def test_layout(key, place):
