@@ -8,6 +8,12 @@ Objects stay plain JSON dicts: the record logic needs a handful of fields,
 and skipping the client's model classes keeps a large listing cheap.  The
 client is synchronous, so each kind runs this in a thread.  Endpoints are
 read from EndpointSlices where the API server serves them (:mod:`.slices`).
+
+A watch whose connection silently died is noticed in bounded time: TCP
+keepalive on every connection to the API server (a peer that is gone stops
+acknowledging the probes: about 25 s), and a read deadline a few seconds
+past the watch's own ``timeoutSeconds``, after which the server would have
+ended the stream (a server that keeps the connection but sends nothing).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import functools
 import itertools
 import json
 import logging
+import socket
 import threading
 from typing import Any, Iterator
 
@@ -37,6 +44,16 @@ LISTERS = {
 SLICES_GROUP_VERSION = "discovery.k8s.io/v1"
 
 
+#: seconds past the watch's timeoutSeconds before a silent stream counts as dead
+WATCH_GRACE = 5
+#: TCP keepalive on the API connection: probes after 10 s idle, every 5 s,
+#: the connection dropped after 3 unanswered (or 25 s of unacknowledged data)
+KEEPALIVE = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)] + [
+    (socket.IPPROTO_TCP, getattr(socket, name), value)
+    for name, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 25000))
+    if hasattr(socket, name)]
+
+
 def api_client(master_url: str = "", kubecfg: str = "") -> client.CoreV1Api:
     """Plain ``http://host:port`` with no credentials, a kubeconfig file, or
     the pod's service account, in that order of preference."""
@@ -49,6 +66,7 @@ def api_client(master_url: str = "", kubecfg: str = "") -> client.CoreV1Api:
         cfg.host = master_url.rstrip("/")
     else:
         config.load_incluster_config(client_configuration=cfg)
+    cfg.socket_options = KEEPALIVE
     return client.CoreV1Api(client.ApiClient(cfg))
 
 
@@ -103,7 +121,7 @@ def _list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
         first = False
         try:
             resp = fn(watch=True, resource_version=rv, timeout_seconds=timeout, allow_watch_bookmarks=True,
-                      _preload_content=False, _request_timeout=(10, timeout + 15))
+                      _preload_content=False, _request_timeout=(10, timeout + WATCH_GRACE))
         except ApiException as exc:
             if exc.status == 410:
                 log.info("%s: resourceVersion %s is gone; listing again", kind, rv)

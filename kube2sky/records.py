@@ -275,6 +275,17 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
         return ("pod", parts[0], parts[1])
     if kind == "meta":
         return META_UNIT
+    return None
+
+
+def legacy_unit(key: str, value: bytes | str, opt: Options) -> Unit | None:
+    """The service a ``D/<ns>/<svc>`` (or ``D/<ns>/<svc>/<hash>``) leaf with
+    kube2sky's value would be the legacy name of, or None.  A guess from the key and value alone: custom
+    records may have that shape too, so :func:`owned` asks for more."""
+    base = opt.base + "/"
+    if not key.startswith(base):
+        return None
+    parts = key[len(base):].split("/")
     raw = value.decode() if isinstance(value, bytes) else value
     if not msg.is_kube2sky_address(raw):
         return None
@@ -283,3 +294,28 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     if len(parts) == 2 or parts[2] == msg.hash_label(raw):
         return service_unit(parts[0], parts[1])
     return None
+
+
+def owned(items: Iterable[tuple[str, bytes]], opt: Options) -> dict[Unit, dict[str, bytes]]:
+    """What kube2sky owns among etcd's (key, value) pairs, by unit.  Keys in
+    its own layout are owned by their place (:func:`unit_of`); a legacy
+    ``D/<ns>/<svc>`` (or headless ``D/<ns>/<svc>/<hash>``) leaf only when a
+    record of that service in kube2sky's layout (``D/svc/<ns>/<svc>/<label>``)
+    holds the same value: the pair kube2sky writes together, never a shape
+    alone (a custom record at ``D/hadoop/nn1`` may look exactly like one)."""
+    have: dict[Unit, dict[str, bytes]] = {}
+    legacy: list[tuple[Unit, str, bytes]] = []
+    for key, value in items:
+        unit = unit_of(key, value, opt)
+        if unit is not None:
+            have.setdefault(unit, {})[key] = value
+        else:
+            guess = legacy_unit(key, value, opt)
+            if guess is not None:
+                legacy.append((guess, key, value))
+    for unit, key, value in legacy:
+        mine = have.get(unit, {})
+        prefix = f"{opt.base}/svc/{unit[1]}/{unit[2]}/"
+        if any(k.startswith(prefix) and k.count("/") == prefix.count("/") and v == value for k, v in mine.items()):
+            mine[key] = value
+    return have

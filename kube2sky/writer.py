@@ -83,13 +83,7 @@ class Writer:
         """Everything kube2sky owns under the prefix, by unit (one range read)."""
         head = f"/{self.opt.prefix.strip('/')}/".encode()
         result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
-        have: dict[Unit, dict[str, bytes]] = {}
-        for kv in result.kvs:
-            key = kv.key.decode(errors="replace")
-            unit = records.unit_of(key, kv.value, self.opt)
-            if unit is not None:
-                have.setdefault(unit, {})[key] = kv.value
-        return have
+        return records.owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
 
     async def apply(self, changes: list[Change]) -> None:
         """Write changes, packing several units into one transaction but never

@@ -61,6 +61,8 @@ def dns_key_tag(signer) -> int:
 
 
 async def run(flags: Config, argv: list[str] | None = None) -> None:
+    if flags.worker:
+        workers.die_with_parent()
     endpoints = Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)

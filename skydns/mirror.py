@@ -6,6 +6,12 @@ what it has (readiness goes false) and the watch resumes from the last
 applied revision, against the next endpoint, with backoff; when etcd has
 compacted past that revision the prefix is listed again.  So a restart of
 etcd, or of one member of a cluster, never empties the answers.
+
+A quiet watch looks the same as a dead one, so the watch has a deadline of
+its own (:meth:`Mirror._watchdog`): every few seconds a one-key read with a
+timeout (a hung etcd or connection fails it), and when etcd's revision has
+moved past the mirror's, a check that the watch is not owing a change
+under the prefix for longer than one period (a stuck stream).
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ from typing import Callable
 import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 
-from skydns_common.etcd import Endpoints, list_prefix
+from skydns_common.etcd import Endpoints, first_change_after, head_revision, list_prefix
 from .handler import State
 from .metrics import Metrics
 from skydns_common.retry import backoff
 
 log = logging.getLogger(__name__)
+
+
+class WatchStuck(Exception):
+    """etcd holds a change under the prefix that the watch has not delivered."""
 
 
 class Mirror:
@@ -40,6 +50,9 @@ class Mirror:
         #: lease id -> keys attached to it, so answers can count their TTL down
         self.leases: dict[int, set[str]] = {}
         self.lease_refresh = 5.0
+        #: seconds between the watch's liveness checks, and the deadline of one
+        self.check_every = 3.0
+        self.check_timeout = 3.0
 
     async def run(self) -> None:
         while True:
@@ -69,18 +82,52 @@ class Mirror:
             self.metrics.synced.set(1)
             log.info("watching %s from revision %d", self.endpoints, self.store.revision + 1)
             refresher = asyncio.create_task(self._refresh_leases(client))
+            following = asyncio.create_task(self._follow(client, watch))
+            watchdog = asyncio.create_task(self._watchdog(client, prefix))
             try:
-                async for event in watch:
-                    self._apply(event)
-                    if event.kind == "PUT" and event.kv.lease:
-                        await self._lease(client, event.kv.lease, {event.kv.key.decode(errors="replace")})
-            except aetcd.exceptions.RevisionCompactedError as exc:
-                log.warning("etcd compacted past revision %d (now %d): listing again",
-                            self.store.revision, exc.compacted_revision)
-                self.need_list = True
-                raise
+                done, _ = await asyncio.wait({following, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()  # raises what ended it
             finally:
-                refresher.cancel()
+                for task in (refresher, following, watchdog):
+                    task.cancel()
+
+    async def _follow(self, client: aetcd.Client, watch) -> None:
+        try:
+            async for event in watch:
+                self._apply(event)
+                if event.kind == "PUT" and event.kv.lease:
+                    await self._lease(client, event.kv.lease, {event.kv.key.decode(errors="replace")})
+        except aetcd.exceptions.RevisionCompactedError as exc:
+            log.warning("etcd compacted past revision %d (now %d): listing again",
+                        self.store.revision, exc.compacted_revision)
+            self.need_list = True
+            raise
+
+    async def _watchdog(self, client: aetcd.Client, prefix: bytes) -> None:
+        """Fails (so the session reconnects, readiness false meanwhile) when
+        etcd does not answer a one-key read within check_timeout, or when a
+        change under the prefix was owed at the previous check and still
+        has not come through the watch.  What is owed is asked (a read of
+        the prefix's keys) only after a whole period without an event while
+        etcd's revision moved on."""
+        owed, seen = 0, self.store.revision
+        while True:
+            await asyncio.sleep(self.check_every)
+            try:
+                head = await asyncio.wait_for(head_revision(client, prefix, self.check_timeout),
+                                              self.check_timeout)
+                applied = self.store.revision
+                if head <= applied or applied != seen:  # caught up, or events still coming
+                    owed, seen = 0, applied
+                    continue
+                if owed and applied < owed:
+                    raise WatchStuck(f"the watch has not delivered revision {owed} (applied "
+                                     f"{self.store.revision}, etcd at {head})")
+                owed = await asyncio.wait_for(first_change_after(client, prefix, self.store.revision,
+                                                                 self.check_timeout), self.check_timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"etcd did not answer within {self.check_timeout:g}s") from None
 
     async def _lease(self, client: aetcd.Client, lease: int, keys: set[str]) -> None:
         """Record when a lease runs out, for the keys attached to it."""

@@ -12,11 +12,14 @@ everything; answers with an SOA (NXDOMAIN, NODATA) expire with the hourly
 serial, and so do signed answers (their signatures are renewed well before
 they run out); answers whose TTLs count down (etcd leases) are never kept.  With
 round-robin on, a few rotations of the answer are kept and served in turn.
+The cache is bounded, and a random-name flood cannot push out the names
+asked all the time (see :class:`_Table`).
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Callable
 
 from .config import Config
@@ -37,11 +40,56 @@ class Entry:
         self.expires = expires
 
 
+class _Table:
+    """One transport's kept replies in two segments (a 2Q-like scheme): a new
+    reply goes to *probation*; a hit there moves it to *protected*.  A flood
+    of names asked once only ever churns probation, so the names asked
+    again and again keep their place.  Both segments are insertion-ordered
+    dicts evicted from the front with ``popitem(last=False)``: O(1) at any
+    fill (a plain dict's ``next(iter(d))`` walks every slot earlier
+    evictions left empty, so a full cache got slower with every insert)."""
+
+    __slots__ = ("probation", "protected", "probation_cap", "protected_cap")
+
+    def __init__(self, capacity: int) -> None:
+        self.probation: OrderedDict[bytes, Entry] = OrderedDict()
+        self.protected: OrderedDict[bytes, Entry] = OrderedDict()
+        self.probation_cap = max(1, capacity // 4)
+        self.protected_cap = max(1, capacity - self.probation_cap)
+
+    def __len__(self) -> int:
+        return len(self.probation) + len(self.protected)
+
+    def promote(self, key: bytes) -> Entry | None:
+        """The entry in probation, moved to protected (it was asked again)."""
+        entry = self.probation.pop(key, None)
+        if entry is not None:
+            protected = self.protected
+            if len(protected) >= self.protected_cap:
+                protected.popitem(last=False)
+            protected[key] = entry
+        return entry
+
+    def drop(self, key: bytes) -> None:
+        if self.protected.pop(key, None) is None:
+            self.probation.pop(key, None)
+
+    def add(self, key: bytes, entry: Entry) -> None:
+        if key in self.protected:
+            self.protected[key] = entry  # rebuilt after a change: keeps its place
+            return
+        probation = self.probation
+        probation.pop(key, None)
+        if len(probation) >= self.probation_cap:
+            probation.popitem(last=False)
+        probation[key] = entry
+
+
 class PacketCache:
     def __init__(self, capacity: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self.capacity = capacity
         self.clock = clock
-        self.tables: tuple[dict[bytes, Entry], dict[bytes, Entry]] = ({}, {})  # udp, tcp
+        self.tables: tuple[_Table, _Table] = (_Table(capacity), _Table(capacity))  # udp, tcp
 
     def __len__(self) -> int:
         return len(self.tables[0]) + len(self.tables[1])
@@ -49,17 +97,19 @@ class PacketCache:
     def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
         table = self.tables[tcp]
         key = data[2:]
-        entry = table.get(key)
+        entry = table.protected.get(key)
         if entry is None:
-            return None
+            entry = table.promote(key)
+            if entry is None:
+                return None
         if entry.generation != store.generation or entry.config is not config:
             if (entry.epoch != store.epoch or entry.config is not config
                     or any(node.version != version for node, version in entry.deps)):
-                del table[key]
+                table.drop(key)
                 return None
             entry.generation = store.generation  # still true after the changes since
         if entry.expires and self.clock() >= entry.expires:
-            del table[key]
+            table.drop(key)
             return None
         tails = entry.tails
         if len(tails) == 1:
@@ -69,8 +119,5 @@ class PacketCache:
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
-        table = self.tables[tcp]
-        if len(table) >= self.capacity:
-            del table[next(iter(table))]
         expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
-        table[data[2:]] = Entry(tails, tuple(deps), store.generation, store.epoch, config, expires)
+        self.tables[tcp].add(data[2:], Entry(tails, tuple(deps), store.generation, store.epoch, config, expires))

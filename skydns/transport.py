@@ -16,6 +16,7 @@ import logging
 import socket
 import struct
 
+from . import wire
 from .handler import Handler
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class UdpServer:
         recv = self.sock.recvfrom
         fast = self.handler.fast
         build = self.handler.build
+        fit_udp = wire.fit_udp
         ready: list[tuple[bytes, object]] = []
         try:
             for _ in range(self.BURST):
@@ -70,6 +72,7 @@ class UdpServer:
                         self.tasks.add(task)
                         task.add_done_callback(self.tasks.discard)
                         continue
+                    out = fit_udp(out)  # a cached forwarded reply was sized by the upstream
                 ready.append((out, addr))
                 if len(ready) >= self.BATCH:
                     self._flush(ready)
@@ -111,7 +114,7 @@ class UdpServer:
     async def _later(self, pending, addr) -> None:
         out = await pending
         if out is not None and self.sock.fileno() != -1:
-            self.send(out, addr)
+            self.send(wire.fit_udp(out), addr)  # a relayed reply: sized by the upstream
 
     def close(self) -> None:
         if self.sock.fileno() != -1:

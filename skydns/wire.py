@@ -107,16 +107,24 @@ def _name(label: DNSLabel) -> str:
     return ".".join(parts) + "."
 
 
+def udp_limit(query: Query) -> int:
+    """The most a UDP reply may carry: what the client can take, and never
+    more than we advertise, whatever EDNS size it claims (RFC 9715: a small
+    question must not draw a large datagram)."""
+    return min(query.udp_size, OUR_UDP_SIZE)
+
+
 def build(query: Query, reply: Reply, tcp: bool, ra: bool = True) -> bytes:
-    """The reply packet, fitted to the client's limit: the additional
-    section goes first, then answers are halved until it fits, with TC set."""
+    """The reply packet, fitted to the limit (:func:`udp_limit` over UDP):
+    the additional section goes first, then answers are halved until it
+    fits, with TC set."""
     q = query.question
     flags = 0x8000 | (query.flags & 0x0110) | (0x0400 if reply.aa else 0) | (0x0080 if ra else 0) | \
         (0x0020 if reply.ad else 0) | (reply.rcode & 0xF)  # QR, RD and CD echoed, AA, RA, AD, RCODE
     opt = (OUR_UDP_SIZE, query.do) if query.edns else None
     answer, authority, additional = reply.answer, reply.authority, reply.additional
     data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, additional, opt, query.raw)
-    limit = TCP_MAX if tcp else query.udp_size
+    limit = TCP_MAX if tcp else udp_limit(query)
     if len(data) <= limit:
         return data
     data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt, query.raw)
@@ -131,6 +139,23 @@ def build(query: Query, reply: Reply, tcp: bool, ra: bool = True) -> bytes:
             authority = []
         data = codec.encode(query.id, flags, q.name, q.type, q.cls, answer, authority, (), opt, query.raw)
     return data
+
+
+def fit_udp(packet: bytes) -> bytes:
+    """A relayed reply as it may go out over UDP: unchanged when within
+    what we advertise, else its header and question with TC set (the
+    client asks again over TCP)."""
+    if len(packet) <= OUR_UDP_SIZE:
+        return packet
+    try:
+        record = DNSRecord.parse(packet)
+    except Exception:  # noqa: BLE001 - an upstream's odd packet: its bare header, truncated
+        qid, flags = struct.unpack("!HH", packet[:4])
+        return struct.pack("!HHHHHH", qid, flags | 0x0200, 0, 0, 0, 0)
+    record.rr, record.auth = [], []
+    record.ar = [rr for rr in record.ar if rr.rtype == QTYPE.OPT]
+    record.header.tc = 1
+    return bytes(record.pack())
 
 
 def from_packet(data: bytes) -> tuple[int, list[RR]]:

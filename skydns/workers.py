@@ -6,22 +6,55 @@ itself with ``--worker``, and the kernel spreads the questions over them.
 Each worker keeps its own mirror of etcd (a watch each), so a store change
 reaches every worker at once.  Workers send their query counters to the
 parent every second on their stdout; the parent's /metrics adds them up.
-The parent restarts a worker that dies, and stops them all when it stops.
+The parent restarts a worker that dies (waiting longer after each quick
+death, and as little as at first again after a healthy run), and stops them
+all when it stops; a worker dies with its parent even when the parent is
+killed outright (the kernel's parent-death signal), so no orphan keeps
+answering from a mirror nobody supervises.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
+
+#: restart waits: the first, the longest, and the run after which a worker
+#: counts as healthy (its next death waits FIRST again)
+FIRST, MOST, HEALTHY = 0.5, 10.0, 30.0
+#: the parent's PID, in each worker's environment
+PARENT_ENV = "SKYDNS_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
+
+
+def restart_wait(last: float | None, ran_for: float) -> float:
+    """The wait before restarting a worker that ran ``ran_for`` seconds,
+    ``last`` being the wait before its previous start (None: none yet)."""
+    if last is None or ran_for >= HEALTHY:
+        return FIRST
+    return min(last * 2, MOST)
+
+
+def die_with_parent() -> None:
+    """In a worker: have the kernel send SIGTERM when the parent dies, and
+    exit at once if it is already gone (it died before the call)."""
+    parent = int(os.environ.get(PARENT_ENV, "0") or 0)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        log.warning("cannot ask for the parent-death signal: %s", os.strerror(ctypes.get_errno()))
+    if parent and os.getppid() != parent:
+        log.warning("parent %d is gone: exiting", parent)
+        sys.exit(0)
 
 
 def default_count() -> int:
@@ -56,10 +89,14 @@ async def supervise(argv: list[str], count: int, metrics: Metrics) -> None:
     loop = asyncio.get_running_loop()
     procs: dict[int, subprocess.Popen] = {}
 
+    env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
+
     async def run_one(index: int) -> None:
-        delay = 0.5
+        wait = None
         while True:
-            proc = subprocess.Popen([sys.executable, "-m", "skydns", *argv, "--worker"], stdout=subprocess.PIPE)
+            started = time.monotonic()
+            proc = subprocess.Popen([sys.executable, "-m", "skydns", *argv, "--worker"], stdout=subprocess.PIPE,
+                                    env=env)
             procs[index] = proc
             log.info("worker %d started (pid %d)", index, proc.pid)
             assert proc.stdout is not None
@@ -74,9 +111,9 @@ async def supervise(argv: list[str], count: int, metrics: Metrics) -> None:
             finally:
                 transport.close()
             code = await loop.run_in_executor(None, proc.wait)
-            log.warning("worker %d (pid %d) exited with %s; restarting", index, proc.pid, code)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
+            wait = restart_wait(wait, time.monotonic() - started)
+            log.warning("worker %d (pid %d) exited with %s; restarting in %.1fs", index, proc.pid, code, wait)
+            await asyncio.sleep(wait)
 
     tasks = [asyncio.create_task(run_one(i)) for i in range(1, count)]
     try:

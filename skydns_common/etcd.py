@@ -2,8 +2,10 @@
 
 skydns, kube2sky and skydnsctl all take a comma-separated list of endpoints
 (``http://10.0.0.1:2379,http://10.0.0.2:2379``); a caller works with one at
-a time and moves to the next when it fails.  gRPC keepalive is switched on
-so a member that hangs, rather than closes its connections, is noticed.
+a time and moves to the next when it fails.  gRPC keepalive is switched on,
+with a bound on an unacknowledged ping (``grpc.http2.ping_timeout_ms``:
+without it grpcio waits its own 60 s), so a member that hangs, rather than
+closes its connections, is noticed within seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import grpc  # noqa: E402
 KEEPALIVE = {
     "grpc.keepalive_time_ms": 5000,
     "grpc.keepalive_timeout_ms": 3000,
+    "grpc.http2.ping_timeout_ms": 3000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.max_pings_without_data": 0,
     "grpc.max_receive_message_length": 256 << 20,
@@ -140,3 +143,29 @@ async def list_prefix(client: aetcd.Client, prefix: bytes, page: int = PAGE):
         if not more or not kvs:
             return
         start = kvs[-1][0] + b"\0"
+
+
+def _range(client: aetcd.Client, request, timeout: float | None):
+    return client.kvstub.Range(request, timeout=timeout if timeout is not None else client._timeout,
+                               metadata=client.metadata)
+
+
+async def head_revision(client: aetcd.Client, prefix: bytes, timeout: float | None = None) -> int:
+    """etcd's current revision, from a one-key read (cheap at any size)."""
+    await client.connect()
+    request = aetcd.rpc.RangeRequest(key=prefix, range_end=aetcd.utils.prefix_range_end(prefix), limit=1,
+                                     keys_only=True)
+    return (await _range(client, request, timeout)).header.revision
+
+
+async def first_change_after(client: aetcd.Client, prefix: bytes, revision: int,
+                             timeout: float | None = None) -> int:
+    """The oldest mod revision above ``revision`` among the keys under
+    ``prefix`` (0 when none): what a watch from ``revision`` owes.  etcd
+    reads the whole prefix for this (keys only), so callers ask only when
+    the head revision has moved past theirs."""
+    await client.connect()
+    request = aetcd.rpc.RangeRequest(key=prefix, range_end=aetcd.utils.prefix_range_end(prefix), keys_only=True,
+                                     min_mod_revision=revision + 1)
+    reply = await _range(client, request, timeout)
+    return min((kv.mod_revision for kv in reply.kvs), default=0)

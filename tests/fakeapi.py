@@ -11,8 +11,9 @@ events in HTTP/1.1 chunks from a resourceVersion on, sends BOOKMARKs when
 asked (``allowWatchBookmarks``), ends the stream after ``timeoutSeconds``,
 and answers a version older than its retained history with a 410 ``Expired``
 ERROR event.  Tests change objects (each change bumps the resourceVersion),
-compact the history, drop open streams, make requests fail with a status,
-or restart it with a new history.  Listens on 127.0.0.1 only.
+compact the history, drop open streams, black-hole them (silent, never
+ended, connection kept: a connection that died without a FIN), make
+requests fail with a status, or restart it with a new history.  Listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ class FakeApi:
         self.history: list[tuple[int, str, str, dict]] = []
         self.oldest = self.rv  # versions below this are gone (410)
         self.generation = 0  # bumped to drop every open stream
+        self.silent: set[int] = set()  # generations of black-holed streams
         self.failures: list[int] = []  # status codes for the next requests
+        self.stopped = False
         self.requests: list[str] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -98,6 +101,7 @@ class FakeApi:
 
     def stop(self) -> None:
         with self.cond:
+            self.stopped = True
             self.generation += 1
             self.cond.notify_all()
         self.server.shutdown()
@@ -137,6 +141,13 @@ class FakeApi:
 
     def drop_streams(self) -> None:
         with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+
+    def blackhole_streams(self) -> None:
+        """Open streams send nothing more and never end; new ones work."""
+        with self.cond:
+            self.silent.add(self.generation)
             self.generation += 1
             self.cond.notify_all()
 
@@ -258,6 +269,11 @@ class FakeApi:
                             return self._end()
                         last_bookmark = time.monotonic()
                         while True:
+                            if gen in api.silent:
+                                if api.stopped:
+                                    return
+                                api.cond.wait(0.5)
+                                continue
                             for rv, k, etype, obj in api.history:
                                 if rv > since and k == kind and match(obj):
                                     self._chunk({"type": etype, "object": obj})

@@ -1,5 +1,6 @@
 """A TCP proxy on loopback that a test can cut and restore, to take a
-client away from etcd without stopping etcd."""
+client away from etcd without stopping etcd, or stall (bytes stop moving,
+connections stay open: a hung peer or a network black hole) and resume."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ class Proxy:
         self.target = ("127.0.0.1", target_port)
         self.lock = threading.Lock()
         self.conns: list[socket.socket] = []
+        self.flowing = threading.Event()
+        self.flowing.set()
         self.listener = self._listen(0)
         self.port = self.listener.getsockname()[1]
         self._serve()
@@ -43,10 +46,10 @@ class Proxy:
                     threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
         threading.Thread(target=accept, daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                self.flowing.wait()
                 dst.sendall(data)
         except OSError:
             pass
@@ -71,6 +74,14 @@ class Proxy:
             except OSError:
                 pass
             s.close()
+
+    def stall(self) -> None:
+        """Stop moving bytes, in both directions, on every connection (new
+        ones too), without closing any."""
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
 
     def restore(self) -> None:
         self.listener = self._listen(self.port)

@@ -164,12 +164,12 @@ def test_pod_records(pods, want):
     (f"{D}/svc/ns/web/_tcp/_http/abc", V("x", 1), ("svc", "ns", "web")),
     (f"{D}/pod/ns/1-2-3-4/ad70cf0f", V("1.2.3.4"), ("pod", "ns", "1-2-3-4")),
     (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta",)),
-    (f"{D}/ns/web", V("10.0.0.1"), ("svc", "ns", "web")),
+    (f"{D}/ns/web", V("10.0.0.1"), None),  # a legacy leaf is owned only beside its service (owned below)
     (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
     (f"{D}/dns/ns", V("10.0.0.1"), None),
     (f"{D}/hadoop/nn1", '{"host":"10.1.1.1"}', None),
     (f"{D}/svc/ns/ext", V("db.example.org."), ("svc", "ns", "ext")),
-    (f"{D}/ns/hl/c88f1059", V("10.0.0.1"), ("svc", "ns", "hl")),
+    (f"{D}/ns/hl/c88f1059", V("10.0.0.1"), None),  # a legacy headless leaf: owned only beside its service (owned below)
     (f"{D}/ns/hl/web-0", V("10.0.0.1"), None),  # not the hash of its value: a custom record
     (f"{D}/ns/hl/c88f1059", '{"host":"10.0.0.1"}', None),
     ("/skydns/arpa/in-addr/10/0/0/4", '{"host":"c88f1059.hl.ns.svc.cluster.local.","ttl":30}', ("svc", "ns", "hl")),
@@ -180,6 +180,38 @@ def test_pod_records(pods, want):
 ])
 def test_unit_of(key, value, unit):
     assert rec.unit_of(key, value, OPT) == unit
+
+
+LEGACY = V("10.0.0.1")
+CLUSTER_IP = f"{D}/svc/ns/web/c88f1059"
+
+# (what etcd holds, what kube2sky owns of it)
+OWNED = [
+    ("a legacy leaf beside its service's ClusterIP record",
+     {CLUSTER_IP: LEGACY, f"{D}/ns/web": LEGACY},
+     {("svc", "ns", "web"): {CLUSTER_IP: LEGACY, f"{D}/ns/web": LEGACY}}),
+    ("a custom record of the legacy shape, no such service",
+     {f"{D}/hadoop/nn1": V("10.1.1.1")}, {}),
+    ("the legacy shape beside a service of another address",
+     {CLUSTER_IP: LEGACY, f"{D}/ns/web": V("10.9.9.9")}, {("svc", "ns", "web"): {CLUSTER_IP: LEGACY}}),
+    ("the legacy shape beside the service's SRV record only",
+     {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80), f"{D}/ns/web": LEGACY},
+     {("svc", "ns", "web"): {f"{D}/svc/ns/web/_tcp/_http/c88f1059": V("web.ns.svc.cluster.local.", 80)}}),
+    ("a legacy headless leaf beside its endpoint's record",
+     {f"{D}/svc/ns/hl/web-0": LEGACY, f"{D}/ns/hl/c88f1059": LEGACY},
+     {("svc", "ns", "hl"): {f"{D}/svc/ns/hl/web-0": LEGACY, f"{D}/ns/hl/c88f1059": LEGACY}}),
+    ("a custom record of the legacy headless shape, no such service",
+     {f"{D}/ns/hl/c88f1059": LEGACY}, {}),
+    ("a custom record of another shape", {f"{D}/ns/web": '{"host":"10.0.0.1"}', CLUSTER_IP: LEGACY},
+     {("svc", "ns", "web"): {CLUSTER_IP: LEGACY}}),
+]
+
+
+@pytest.mark.parametrize("tree,want", [o[1:] for o in OWNED], ids=[o[0] for o in OWNED])
+def test_owned_never_guesses_from_a_value_alone(tree, want):
+    as_bytes = {k: v.encode() for k, v in tree.items()}
+    got = rec.owned(as_bytes.items(), OPT)
+    assert got == {u: {k: v.encode() for k, v in keys.items()} for u, keys in want.items()}
 
 
 @pytest.mark.parametrize("want,have,puts,deletes", [
