@@ -1,5 +1,6 @@
-"""kube2sky's composition root: flags, the API watchers (one thread per
-kind), the controller, the writer, leader election and the health port."""
+"""kube2sky's composition root: flags, then the sources (the API watch per
+kind, or a file), the writer, the election and the controller, wired
+together with the health port and run until a signal."""
 
 from __future__ import annotations
 
@@ -10,20 +11,16 @@ import os
 import signal
 import socket
 import sys
-import threading
-
-from tenacity import Retrying, retry_if_exception_type
-from skydns_common.retry import backoff
 
 from skydns_common import goflags
 from skydns_common.etcd import Endpoints, Tls
 from skydns_common.health import serve as serve_health
 
-from . import customsync, filesource, kube, metrics
+from . import customsync, kube, metrics, sources
 from .controller import KINDS, Controller
 from .leader import Election
 from .records import Options
-from .writer import NotLeader, Writer
+from .writer import Writer
 
 log = logging.getLogger("kube2sky")
 
@@ -54,32 +51,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def pump(api, kind: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event,
-         timeout: int) -> None:
-    """Thread body: list and watch one kind forever, relisting on 410 and
-    retrying every failure with backoff."""
-    def post(item):
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    for attempt in Retrying(wait=backoff(0.2, 10, 0.3),
-                            retry=retry_if_exception_type(Exception),
-                            before_sleep=lambda rs: log.warning("%s: %s; listing again", kind,
-                                                                str(rs.outcome.exception())[:200])):
-        with attempt:
-            while not stop.is_set():
-                for etype, obj, _ in kube.list_and_watch(api, kind, stop, timeout):
-                    post((kind, etype, obj))
-        if stop.is_set():
-            return
-
-
-def pump_file(path: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue, stop: threading.Event) -> None:
-    """Thread body: every read of the file is a full listing of all kinds."""
-    for objects in filesource.watch_file(path, stop):
-        for kind in KINDS:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, "LIST", objects[kind]))
-
-
 async def run(a: argparse.Namespace) -> None:
     domain = a.domain.lower().rstrip(".") + "."
     opt = Options(domain=domain, prefix=a.path_prefix.strip("/") or "skydns", legacy_names=a.legacy_names,
@@ -87,82 +58,33 @@ async def run(a: argparse.Namespace) -> None:
     endpoints = Endpoints([u.strip() for u in a.etcd_server.split(",") if u.strip()],
                           Tls(a.etcd_cafile, a.etcd_certfile, a.etcd_keyfile))
     api = None if a.from_file else kube.api_client(a.kube_master_url, a.kubecfg_file)
-    etcd_ok = {"ok": True}
-    writer = Writer(endpoints, opt, a.etcd_mutation_timeout, on_health=lambda ok: etcd_ok.update(ok=ok))
-    ctl = Controller(writer, opt)
-    queue: asyncio.Queue = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    stop = threading.Event()
-
-    key = a.leader_key or f"/kube2sky/leader/{opt.prefix}"
-    election = Election(endpoints, key, a.id, a.lease_ttl)
-
-    def ready() -> bool:
-        if not etcd_ok["ok"] or not election.connected or ctl.listed != set(KINDS):
-            return False
-        return ctl.synced.is_set() if ctl.leading else election.following
-
-    custom = customsync.start(a, api, writer, opt, loop, stop)
-    health = await serve_health(a.healthz_bind_address, a.healthz_port, ready, metrics.REGISTRY)
     if a.from_file:
-        threading.Thread(target=pump_file, args=(a.from_file, loop, queue, stop), name="file", daemon=True).start()
+        inputs = [("file", sources.file(a.from_file, KINDS))]
     else:
-        for kind in KINDS:
-            threading.Thread(target=pump, args=(api, kind, loop, queue, stop, a.watch_timeout),
-                             name=f"watch-{kind}", daemon=True).start()
-
-    def on_lead():
-        writer.guard = (key.encode(), a.id.encode())
-        ctl.leading, ctl.full = True, True
-        metrics.leading(True)
-        queue.put_nowait(("lead", "", None))
-        if custom is not None:
-            custom.wake()
-
-    def on_lose():
-        ctl.leading = False
-        ctl.synced.clear()
-        metrics.leading(False)
-
-    electing = asyncio.create_task(election.run(on_lead, on_lose))
+        inputs = [(f"watch-{kind}", sources.api(api, kind, a.watch_timeout)) for kind in KINDS]
+    election = Election(endpoints, a.leader_key or f"/kube2sky/leader/{opt.prefix}", a.id, a.lease_ttl)
+    writer = Writer(endpoints, opt, a.etcd_mutation_timeout)
+    ctl = Controller(writer, opt, election)
+    loop = asyncio.get_running_loop()
+    beside = []
+    custom = customsync.start(a, api, writer, opt, loop, ctl.stop)
+    if custom is not None:
+        ctl.on_lead.append(custom.wake)
+        beside.append(lambda: custom.run(lambda: ctl.leading))
+    health = await serve_health(a.healthz_bind_address, a.healthz_port, ctl.ready, metrics.REGISTRY)
     source = f"file {a.from_file}" if a.from_file else f"API {a.kube_master_url or a.kubecfg_file or 'in-cluster'}"
     log.info("kube2sky for %s: %s, etcd %s, prefix /%s%s", domain, source,
              endpoints, opt.prefix, ", legacy names too" if opt.legacy_names else "")
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-
-    async def control():
-        while True:
-            item = await queue.get()
-            batch = [item]
-            while not queue.empty():
-                batch.append(queue.get_nowait())
-            mark = metrics.batch()
-            for kind, etype, obj in batch:
-                if kind in KINDS:
-                    ctl.on_event(kind, etype, obj)
-            try:
-                await ctl.sync()
-                metrics.synced(mark)
-            except NotLeader:
-                log.warning("lost the lead while writing; stopping writes")
-                on_lose()
-
-    worker = asyncio.create_task(control())
-    tasks = [worker, electing]
-    if custom is not None:
-        tasks.append(asyncio.create_task(custom.run(lambda: ctl.leading)))
-    await asyncio.wait({*tasks, asyncio.create_task(stopping.wait())},
-                       return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    running = asyncio.create_task(ctl.run(inputs, beside))
+    await asyncio.wait({running, asyncio.create_task(stopping.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
     health.close()
-    for t in tasks:
-        if t.done() and not t.cancelled() and t.exception():
-            raise t.exception()
+    if not running.cancelled() and (failed := running.exception()) is not None:
+        raise failed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from skydns_common import msg
 
@@ -27,7 +27,24 @@ HOSTNAMES_ANNOTATION = "endpoints.beta.kubernetes.io/hostnames-map"
 SCHEMA_VERSION = "1.0.0"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
-Unit = tuple[str, ...]
+
+class Unit(NamedTuple):
+    """What one transaction writes: a Service (``svc``, namespace, name),
+    the pods of one IP (``pod``, namespace, dashed IP) or ``meta``."""
+
+    kind: str
+    namespace: str = ""
+    name: str = ""
+
+    @property
+    def object_key(self) -> tuple[str, str]:
+        """(namespace, name) of the object a ``svc`` unit comes from."""
+        return self.namespace, self.name
+
+    def __str__(self) -> str:
+        return "/".join(p for p in self if p)
+
+
 Records = dict[str, str]
 #: a Kubernetes object as the API server returns it (plain JSON)
 Obj = Mapping[str, Any]
@@ -95,7 +112,7 @@ def _meta(obj: Obj) -> tuple[str, str]:
 
 
 def service_unit(ns: str, name: str) -> Unit:
-    return ("svc", ns.lower(), name.lower())
+    return Unit("svc", ns.lower(), name.lower())
 
 
 def service_records(svc: Obj, endpoints: Obj | None, opt: Options) -> Records:
@@ -213,7 +230,7 @@ def ptr_key(ip: str, opt: Options) -> str:
 
 
 def pod_unit(ns: str, ip: str) -> Unit:
-    return ("pod", ns.lower(), _dashed(ip))
+    return Unit("pod", ns.lower(), _dashed(ip))
 
 
 def _dashed(ip: str) -> str:
@@ -233,21 +250,21 @@ def pod_records(pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     return out
 
 
-META_UNIT: Unit = ("meta",)
+META_UNIT = Unit("meta")
 
 
 def meta_records(opt: Options) -> Records:
     return {f"{opt.base}/dns-version": msg.dumps(msg.Service(text=SCHEMA_VERSION))}
 
 
-def desired(services: Iterable[Obj], endpoints: Mapping[tuple[str, ...], Obj],
+def desired(services: Iterable[Obj], endpoints: Mapping[tuple[str, str], Obj],
             pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     """The whole tree kube2sky should own, by unit; ``endpoints`` is keyed by
     lower-cased (namespace, name), as units are."""
     out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
     for svc in services:
         unit = service_unit(*_meta(svc))
-        out[unit] = service_records(svc, endpoints.get(unit[1:]), opt)
+        out[unit] = service_records(svc, endpoints.get(unit.object_key), opt)
     out.update(pod_records(pods, opt))
     return {u: r for u, r in out.items() if r}
 
@@ -272,7 +289,7 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     if kind == "svc":
         return service_unit(parts[0], parts[1])
     if kind == "pod":
-        return ("pod", parts[0], parts[1])
+        return Unit("pod", parts[0], parts[1])
     if kind == "meta":
         return META_UNIT
     return None
@@ -315,7 +332,7 @@ def owned(items: Iterable[tuple[str, bytes]], opt: Options) -> dict[Unit, dict[s
                 legacy.append((guess, key, value))
     for unit, key, value in legacy:
         mine = have.get(unit, {})
-        prefix = f"{opt.base}/svc/{unit[1]}/{unit[2]}/"
+        prefix = f"{opt.base}/svc/{unit.namespace}/{unit.name}/"
         if any(k.startswith(prefix) and k.count("/") == prefix.count("/") and v == value for k, v in mine.items()):
             mine[key] = value
     return have

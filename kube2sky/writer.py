@@ -4,8 +4,8 @@ Each :class:`~kube2sky.plan.Change` (one service or one pod IP) becomes one
 etcd transaction, puts and deletes together.  While this replica leads, the
 transaction also compares the leader key, so a replica that lost its lease
 cannot write.  Every call retries through tenacity with backoff, moving to
-the next endpoint; the caller's readiness turns false while a write has
-been failing for longer than ``--etcd-mutation-timeout``.
+the next endpoint; :attr:`Writer.healthy` turns false while a write has been
+failing for longer than ``--etcd-mutation-timeout``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
 
 import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
@@ -22,8 +21,8 @@ from skydns_common.retry import backoff
 from skydns_common.etcd import TXN_OPS as MAX_OPS, Endpoints
 
 from . import metrics, records
-from .plan import Change
-from .records import Options, Unit
+from .plan import Change, Have
+from .records import Options
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +35,19 @@ class NotLeader(Exception):
 
 
 class Writer:
-    def __init__(self, endpoints: Endpoints, opt: Options, mutation_timeout: float,
-                 on_health: Callable[[bool], None] = lambda ok: None) -> None:
+    def __init__(self, endpoints: Endpoints, opt: Options, mutation_timeout: float) -> None:
         self.endpoints = endpoints
         self.opt = opt
         self.mutation_timeout = mutation_timeout
-        self.on_health = on_health
         self.client: aetcd.Client | None = None
         self.guard: tuple[bytes, bytes] | None = None  # (leader key, our id)
+        #: false while a call has been failing for longer than the mutation timeout
+        self.healthy = True
+
+    def lead(self, key: bytes, ident: bytes) -> None:
+        """Write only while ``key`` holds ``ident``: every transaction from
+        now on compares it."""
+        self.guard = (key, ident)
 
     async def _client(self) -> aetcd.Client:
         if self.client is None:
@@ -71,15 +75,15 @@ class Writer:
                 except aetcd.exceptions.ClientError as exc:
                     late = time.monotonic() - started > self.mutation_timeout
                     if late:
-                        self.on_health(False)
+                        self.healthy = False
                     log.warning("etcd %s while %s: %s%s", self.endpoints, what, str(exc).splitlines()[0][:200],
                                 "; not ready until it succeeds" if late else "")
                     await self._reset()
                     raise
-        self.on_health(True)
+        self.healthy = True
         return result
 
-    async def load(self) -> dict[Unit, dict[str, bytes]]:
+    async def load(self) -> Have:
         """Everything kube2sky owns under the prefix, by unit (one range read)."""
         head = f"/{self.opt.prefix.strip('/')}/".encode()
         result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
@@ -110,12 +114,12 @@ class Writer:
             [(puts[i:i + MAX_OPS], []) for i in range(0, len(puts), MAX_OPS)] + \
             [([], deletes[i:i + MAX_OPS]) for i in range(0, len(deletes), MAX_OPS)]
         for step_puts, step_deletes in steps:
-            await self._txn(step_puts, step_deletes, "/".join(batch[0].unit) + (f" and {len(batch) - 1} more"
-                                                                                 if len(batch) > 1 else ""))
+            await self._txn(step_puts, step_deletes, str(batch[0].unit) + (f" and {len(batch) - 1} more"
+                                                                            if len(batch) > 1 else ""))
         metrics.written(len(batch), len(puts), len(deletes))
         if len(batch) <= 3:
             for c in batch:
-                log.info("%s: %d put, %d deleted", "/".join(c.unit), len(c.puts), len(c.deletes))
+                log.info("%s: %d put, %d deleted", c.unit, len(c.puts), len(c.deletes))
         else:
             log.debug("%d units: %d put, %d deleted", len(batch), len(puts), len(deletes))
 

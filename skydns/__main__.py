@@ -16,7 +16,8 @@ from .config import Config
 from skydns_common.addr import split_hostport
 from skydns_common.etcd import Endpoints, Tls
 from .forward import Forwarder
-from .handler import Handler, State
+from .handler import Handler
+from .state import State
 from skydns_common.health import serve as serve_health
 from .metrics import Metrics
 from .mirror import Mirror

@@ -1,7 +1,7 @@
 """A small, fast DNS codec for the two packets skydns handles most.
 
 Reading a plain question (one question, maybe an OPT record) and writing an
-authoritative reply from :class:`~skydns.answer.RR` tuples are most of the
+authoritative reply from :class:`~skydns.dnsdata.RR` tuples are most of the
 work of an answer that is not in the packet cache; dnslib's general-purpose
 classes spend ~100 us on them.  This module does just those two things in
 a few microseconds.  Anything unusual (compression in a question, other
@@ -16,7 +16,7 @@ import ipaddress
 import struct
 from typing import Any, Sequence
 
-from . import answer as ans
+from . import dnsdata as dd
 from skydns_common import msg
 
 _H = struct.Struct("!HHHHHH")
@@ -74,7 +74,7 @@ def parse_question(data: bytes) -> Parsed | None:
             return None
         rtype, size, ttl, rdlen = _RR.unpack_from(data, qend + 1)
         o = qend + 11
-        if rtype != ans.OPT or o + rdlen != end:
+        if rtype != dd.OPT or o + rdlen != end:
             return None
         options: list[tuple[int, bytes]] = []
         while o < end:
@@ -188,7 +188,7 @@ class _Writer:
             buf += raw
         buf.append(0)
 
-    def rr(self, rr: ans.RR) -> None:
+    def rr(self, rr: dd.RR) -> None:
         self.name(rr.name)
         t, d = rr.type, rr.data
         buf = self.buf
@@ -197,21 +197,21 @@ class _Writer:
         rd = len(buf)
         if isinstance(d, (bytes, bytearray)):  # rdata already in wire form (DNSSEC records)
             buf += d
-        elif t == ans.A:
+        elif t == dd.A:
             buf += _packed(d)
-        elif t == ans.SOA:
+        elif t == dd.SOA:
             buf += _soa_rdata(d)
-        elif t == ans.AAAA:
+        elif t == dd.AAAA:
             buf += _packed(d)
-        elif t in (ans.CNAME, ans.NS, ans.PTR):
+        elif t in (dd.CNAME, dd.NS, dd.PTR):
             self.name(d)
-        elif t == ans.MX:
+        elif t == dd.MX:
             buf += struct.pack("!H", d[0])
             self.name(d[1])
-        elif t == ans.SRV:
+        elif t == dd.SRV:
             buf += struct.pack("!HHH", d[0], d[1], d[2])
             self.name(d[3], compress=False)  # RFC 2782: the target is not compressed
-        elif t == ans.TXT:
+        elif t == dd.TXT:
             for s in d:
                 raw = s.encode() if isinstance(s, str) else s
                 buf.append(len(raw))
@@ -221,8 +221,8 @@ class _Writer:
         struct.pack_into("!H", buf, start + 8, len(buf) - rd)
 
 
-def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Sequence[ans.RR],
-           authority: Sequence[ans.RR], additional: Sequence[ans.RR],
+def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Sequence[dd.RR],
+           authority: Sequence[dd.RR], additional: Sequence[dd.RR],
            opt: tuple[int, bool] | None, question: bytes | None = None) -> bytes:
     """A reply packet; ``flags`` is the full header flags word and
     ``question`` the question section as the client sent it, when known."""
@@ -241,5 +241,42 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Se
     for rr in additional:
         w.rr(rr)
     if opt:
-        buf += b"\x00" + _RR.pack(ans.OPT, opt[0], 0x8000 if opt[1] else 0, 0)
+        buf += b"\x00" + _RR.pack(dd.OPT, opt[0], 0x8000 if opt[1] else 0, 0)
     return bytes(buf)
+
+
+# -- header fields of any packet: the one place outside the codec and
+#    wire.parse_query where a packet's ID, flags or question bytes are read --
+
+#: slices of a packet: its 2-byte ID, and what follows it (the same whatever
+#: ID a client picks: the packet cache's key, a kept reply).  Slices rather
+#: than functions: the packet cache uses them on every hit.
+ID = slice(0, 2)
+AFTER_ID = slice(2, None)
+
+_ID = struct.Struct("!H")
+
+
+def renumbered(packet: bytes, qid: int) -> bytes:
+    """The packet with its ID set to ``qid``."""
+    return _ID.pack(qid) + packet[AFTER_ID]
+
+
+def rcode(packet: bytes) -> int:
+    """The header's RCODE; SERVFAIL for a packet too short to have one."""
+    return packet[3] & 0x0F if len(packet) >= 4 else dd.SERVFAIL
+
+
+def truncated(packet: bytes) -> bool:
+    """Whether the header's TC bit is set."""
+    return len(packet) > 3 and bool(packet[2] & 0x02)
+
+
+def same_question(query: bytes, reply: bytes) -> bool:
+    """Whether ``reply`` carries the question of ``query`` (names compared
+    without regard to case); the question follows the header in both."""
+    end = 12
+    while end < len(query) and query[end] != 0:
+        end += query[end] + 1
+    end += 5
+    return reply[12:end].lower() == query[12:end].lower()

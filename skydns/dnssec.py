@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Iterable
 
 import dns.dnssec
 import dns.exception
@@ -27,7 +27,7 @@ import dns.rdatatype
 import dns.rrset
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from . import answer as ans
+from . import dnsdata as dd
 from skydns_common import msg
 
 INCEPTION_BEFORE = 3 * 3600
@@ -87,25 +87,25 @@ class Signer:
         return cls(owner, dnskey, private, rrset.ttl or 3600, cache_size)
 
     @property
-    def dnskey_rr(self) -> ans.RR:
-        return ans.RR(self.zone, ans.DNSKEY, self.key_ttl, self.dnskey.to_wire())
+    def dnskey_rr(self) -> dd.RR:
+        return dd.RR(self.zone, dd.DNSKEY, self.key_ttl, self.dnskey.to_wire())
 
     # -- the reply --------------------------------------------------------
 
-    def sign(self, q: ans.Question, reply: ans.Reply, now: float, exists: Callable[[str], bool],
-             types_at: Callable[[str], set[int]], min_ttl: int) -> ans.Reply:
+    def sign(self, q: dd.Question, reply: dd.Reply, now: float, exists: Callable[[str], bool],
+             types_at: Callable[[str], set[int]], min_ttl: int) -> dd.Reply:
         authority = list(reply.authority)
-        if reply.rcode == ans.NXDOMAIN:
+        if reply.rcode == dd.NXDOMAIN:
             authority += self._nxdomain(q.name.lower(), exists, min_ttl)
-        elif reply.rcode == ans.NOERROR and not reply.answer and msg.in_domain(q.name, self.zone):
+        elif reply.rcode == dd.NOERROR and not reply.answer and msg.in_domain(q.name, self.zone):
             authority += [self._nsec3(q.name.lower(), min_ttl, match=True,
                                       # RFC 5155 §8.5: a NODATA proof with the CNAME bit is bogus
-                                      types=types_at(q.name.lower()) - {q.type, ans.CNAME})]
+                                      types=types_at(q.name.lower()) - {q.type, dd.CNAME})]
         return replace(reply, ad=True, answer=self._with_sigs(reply.answer, now),
                        authority=self._with_sigs(authority, now), additional=self._with_sigs(reply.additional, now))
 
-    def _with_sigs(self, records: list[ans.RR], now: float) -> list[ans.RR]:
-        out: list[ans.RR] = []
+    def _with_sigs(self, records: list[dd.RR], now: float) -> list[dd.RR]:
+        out: list[dd.RR] = []
         sets: OrderedDict = OrderedDict()
         for rr in records:
             sets.setdefault((rr.name.lower(), rr.type, rr.cls), []).append(rr)
@@ -113,11 +113,11 @@ class Signer:
             ttl = min(rr.ttl for rr in rrs)
             rrs = [rr._replace(ttl=ttl) for rr in rrs]
             out += rrs
-            if cls == ans.IN and msg.in_domain(name, self.zone):
-                out.append(ans.RR(rrs[0].name, 46, ttl, self._rrsig(rrs, now)))  # 46: RRSIG
+            if cls == dd.IN and msg.in_domain(name, self.zone):
+                out.append(dd.RR(rrs[0].name, 46, ttl, self._rrsig(rrs, now)))  # 46: RRSIG
         return out
 
-    def _rrsig(self, rrs: list[ans.RR], now: float) -> bytes:
+    def _rrsig(self, rrs: list[dd.RR], now: float) -> bytes:
         # the key is the RRset's content as the answer logic made it: no conversion on a hit
         key = (rrs[0].name.lower(), rrs[0].type, rrs[0].ttl, tuple(sorted(repr(rr.data) for rr in rrs)))
         sig = self.cache.get(key)
@@ -132,7 +132,7 @@ class Signer:
         self.cache[key] = sig
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
-        return sig.to_wire()
+        return sig.to_wire()  # type: ignore[return-value]  # bytes: no file was given
 
     # -- denial -----------------------------------------------------------
 
@@ -142,17 +142,18 @@ class Signer:
     def _label(self, h: int) -> str:
         return base64.b32hexencode((h % (1 << 160)).to_bytes(20, "big")).decode().lower()
 
-    def _nsec3(self, name: str, ttl: int, match: bool, types: set[int] = frozenset()) -> ans.RR:
+    def _nsec3(self, name: str, ttl: int, match: bool, types: Iterable[int] = frozenset()) -> dd.RR:
         """An NSEC3 that matches ``name`` (owner = its hash) or covers it
         (owner just below its hash, next just above)."""
         h = self._hash(name)
         owner, nxt = (h, h + 1) if match else (h - 1, h + 1)
-        bitmap = " ".join(dns.rdatatype.to_text(t) for t in sorted(set(types) | ({46} if match else set())))
+        bitmap = " ".join(dns.rdatatype.to_text(t)  # type: ignore[arg-type]  # dnspython takes ints too
+                          for t in sorted(set(types) | ({46} if match else set())))
         rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NSEC3,
                                  f"1 0 0 - {self._label(nxt).upper()} {bitmap}".strip())
-        return ans.RR(f"{self._label(owner)}.{self.zone}", 50, ttl, rd.to_wire())  # 50: NSEC3
+        return dd.RR(f"{self._label(owner)}.{self.zone}", 50, ttl, rd.to_wire())  # 50: NSEC3
 
-    def _nxdomain(self, qname: str, exists: Callable[[str], bool], ttl: int) -> list[ans.RR]:
+    def _nxdomain(self, qname: str, exists: Callable[[str], bool], ttl: int) -> list[dd.RR]:
         labels = qname.rstrip(".").split(".")
         encloser = self.zone
         for i in range(1, len(labels)):
@@ -165,7 +166,7 @@ class Signer:
                 break
         else:
             next_closer = qname
-        apex_types = {ans.SOA, ans.NS, ans.DNSKEY} if encloser == self.zone else set()
+        apex_types = {dd.SOA, dd.NS, dd.DNSKEY} if encloser == self.zone else set()
         return [self._nsec3(encloser, ttl, match=True, types=apex_types),
                 self._nsec3(next_closer, ttl, match=False),
                 self._nsec3("*." + encloser, ttl, match=False)]
@@ -185,14 +186,14 @@ def _key_fields(line: str):
     return owner, ttl, "IN", "DNSKEY", [" ".join(rest[1:])]
 
 
-def _rdata(rr: ans.RR):
+def _rdata(rr: dd.RR):
     t, d = rr.type, rr.data
     if isinstance(d, (bytes, bytearray)):
-        return dns.rdata.from_wire(dns.rdataclass.IN, t, d, 0, len(d))
-    if t in (ans.A, ans.AAAA, ans.CNAME, ans.NS, ans.PTR):
+        return dns.rdata.from_wire(dns.rdataclass.IN, t, d, 0, len(d))  # type: ignore[arg-type]  # ints do
+    if t in (dd.A, dd.AAAA, dd.CNAME, dd.NS, dd.PTR):
         text = d
-    elif t == ans.TXT:
+    elif t == dd.TXT:
         text = " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in d)
     else:
         text = " ".join(str(x) for x in d)
-    return dns.rdata.from_text(rr.cls, t, text)
+    return dns.rdata.from_text(rr.cls, t, text)  # type: ignore[arg-type]  # ints do

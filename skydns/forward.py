@@ -16,8 +16,9 @@ import secrets
 import struct
 from typing import Callable
 
-from . import answer as ans
+from . import dnsdata as dd
 from . import wire
+from .codec import AFTER_ID, ID, rcode, renumbered, same_question, truncated
 from .config import Config
 from skydns_common.addr import split_hostport
 
@@ -49,11 +50,10 @@ class Forwarder:
         answered usefully."""
         if servers is None and self.refuses(name):
             return None
-        client_id = packet[:2]
         for server in servers or self._servers():
             reply = await self._try(server, packet, tcp)
             if reply is not None:
-                return client_id + reply[2:]
+                return packet[ID] + reply[AFTER_ID]
         return None
 
     async def lookup(self, name: str, qtype: int) -> bytes | None:
@@ -63,44 +63,34 @@ class Forwarder:
 
     async def _try(self, server: str, packet: bytes, tcp: bool) -> bytes | None:
         timeout = self._config().read_timeout
-        qid = secrets.randbits(16)
-        out = struct.pack("!H", qid) + packet[2:]
+        out = renumbered(packet, secrets.randbits(16))
         host, port = split_hostport(server)
         try:
             if tcp:
                 reply = await asyncio.wait_for(_tcp_exchange(host, port, out), timeout)
             else:
                 reply = await asyncio.wait_for(_udp_exchange(host, port, out), timeout)
-                if reply is not None and len(reply) > 3 and reply[2] & 0x02:  # TC: retry over TCP
+                if reply is not None and truncated(reply):  # retry over TCP
                     reply = await asyncio.wait_for(_tcp_exchange(host, port, out), timeout)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             log.debug("forwarder %s failed: %r", server, exc)
             return None
-        if reply is None or len(reply) < 12 or reply[:2] != out[:2]:
+        if reply is None or len(reply) < 12 or reply[ID] != out[ID]:
             return None
-        if not _same_question(out, reply):
+        if not same_question(out, reply):
             return None
-        if reply[3] & 0x0F == ans.SERVFAIL:
+        if rcode(reply) == dd.SERVFAIL:
             return None
         return reply
 
 
-def _same_question(query: bytes, reply: bytes) -> bool:
-    # the question section starts right after the header in both
-    end = 12
-    while end < len(query) and query[end] != 0:
-        end += query[end] + 1
-    end += 5
-    return reply[12:end].lower() == query[12:end].lower()
-
-
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, qid: bytes) -> None:
-        self.qid = qid
+    def __init__(self, query: bytes) -> None:
+        self.query = query
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if data[:2] == self.qid and not self.done.done():
+        if data[ID] == self.query[ID] and not self.done.done():
             self.done.set_result(data)
 
     def error_received(self, exc: Exception) -> None:
@@ -114,7 +104,7 @@ class _Udp(asyncio.DatagramProtocol):
 
 async def _udp_exchange(host: str, port: int, packet: bytes) -> bytes:
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(lambda: _Udp(packet[:2]), remote_addr=(host, port))
+    transport, proto = await loop.create_datagram_endpoint(lambda: _Udp(packet), remote_addr=(host, port))
     try:
         transport.sendto(packet)
         return await proto.done

@@ -18,8 +18,18 @@ from typing import Callable
 
 from dnslib import DNSLabel, DNSRecord, QTYPE
 
+from .codec import renumbered
+from .dnsdata import IN
+
 #: (name lower-cased, type, class, DO bit, EDNS, TCP)
 Key = tuple[str, int, int, bool, bool, bool]
+
+
+def key(name: str, qtype: int, qclass: int = IN, do: bool = False, edns: bool = True, tcp: bool = False) -> Key:
+    """The key of a question's answer (the defaults: a question of our own,
+    asked to complete a CNAME chain)."""
+    return (name.lower(), qtype, qclass, do, edns, tcp)
+
 
 #: TTL of an answer served stale (RFC 8767 suggests 30 s)
 STALE_TTL = 30
@@ -73,7 +83,6 @@ class ResponseCache:
                 return None
         self.entries.move_to_end(key)
         rec = entry.record
-        rec.header.id = qid
         if rec.questions:
             rec.questions[0].qname = DNSLabel(qname)
         for section in (rec.rr, rec.auth, rec.ar):
@@ -82,7 +91,7 @@ class ResponseCache:
                     if not hasattr(rr, "orig_ttl"):
                         rr.orig_ttl = rr.ttl
                     rr.ttl = STALE_TTL if left <= 0 else max(0, min(rr.orig_ttl, entry.ttl) - age)
-        return bytes(rec.pack())
+        return renumbered(bytes(rec.pack()), qid)
 
 
 def cache_ttl(record: DNSRecord) -> int | None:

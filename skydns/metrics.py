@@ -15,8 +15,24 @@ from bisect import bisect_left
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 
+from .dnsdata import NOERROR, NXDOMAIN, REFUSED, SERVFAIL
+
 SYSTEMS = ("auth", "cache", "recursive", "reverse", "stub")
 CAUSES = ("nxdomain", "nodata", "truncated", "refused", "overflow", "servfail")
+_RCODE_CAUSES = {NXDOMAIN: "nxdomain", SERVFAIL: "servfail", REFUSED: "refused"}
+
+
+def cause(rcode: int, truncated: bool = False, empty: bool = False) -> str | None:
+    """The error cause a reply is counted under, or None: by its rcode,
+    then its TC bit, then (NOERROR with no answer) NODATA."""
+    by_rcode = _RCODE_CAUSES.get(rcode)
+    if by_rcode is not None:
+        return by_rcode
+    if truncated:
+        return "truncated"
+    if rcode == NOERROR and empty:
+        return "nodata"
+    return None
 
 
 DURATION_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,

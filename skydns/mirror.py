@@ -25,7 +25,7 @@ import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 
 from skydns_common.etcd import Endpoints, first_change_after, head_revision, list_prefix
-from .handler import State
+from .state import State
 from .metrics import Metrics
 from skydns_common.retry import backoff
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import inspect
 import logging
 import socket
 import struct
 
-from . import wire
 from .handler import Handler
 
 log = logging.getLogger(__name__)
@@ -49,9 +47,7 @@ class UdpServer:
 
     def _readable(self) -> None:
         recv = self.sock.recvfrom
-        fast = self.handler.fast
-        build = self.handler.build
-        fit_udp = wire.fit_udp
+        handle = self.handler.handle
         ready: list[tuple[bytes, object]] = []
         try:
             for _ in range(self.BURST):
@@ -62,17 +58,14 @@ class UdpServer:
                 except OSError as exc:  # an ICMP error from an earlier send
                     log.debug("udp error: %r", exc)
                     continue
-                out = fast(data, False)
+                out = handle(data, False)
                 if out is None:
-                    out = build(data, False)
-                    if out is None:
-                        continue
-                    if not isinstance(out, bytes):
-                        task = asyncio.ensure_future(self._later(out, addr))
-                        self.tasks.add(task)
-                        task.add_done_callback(self.tasks.discard)
-                        continue
-                    out = fit_udp(out)  # a cached forwarded reply was sized by the upstream
+                    continue
+                if not isinstance(out, bytes):
+                    task = asyncio.ensure_future(self._later(out, addr))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+                    continue
                 ready.append((out, addr))
                 if len(ready) >= self.BATCH:
                     self._flush(ready)
@@ -114,7 +107,7 @@ class UdpServer:
     async def _later(self, pending, addr) -> None:
         out = await pending
         if out is not None and self.sock.fileno() != -1:
-            self.send(wire.fit_udp(out), addr)  # a relayed reply: sized by the upstream
+            self.send(out, addr)
 
     def close(self) -> None:
         if self.sock.fileno() != -1:
@@ -143,7 +136,7 @@ class TcpServer:
                 except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     return
                 out = self.handler.handle(data, True)
-                if inspect.isawaitable(out):
+                if out is not None and not isinstance(out, bytes):
                     out = await out
                 if out is None:
                     continue

@@ -1,8 +1,8 @@
 """DNS messages <-> bytes, with dnslib; building a message never opens a socket.
 
-The answer logic speaks in plain :class:`~skydns.answer.RR` tuples; this
+The answer logic speaks in plain :class:`~skydns.dnsdata.RR` tuples; this
 module reads a query packet into a :class:`Query`, turns a
-:class:`~skydns.answer.Reply` into a packet that fits the client's buffer
+:class:`~skydns.dnsdata.Reply` into a packet that fits the client's buffer
 (additional section dropped first, then answers trimmed, TC set), and reads
 forwarded answers back into tuples.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from dnslib import DNSHeader, DNSLabel, DNSQuestion, DNSRecord, EDNS0, QTYPE
 
-from . import answer as ans
+from . import dnsdata as dd
 from . import codec
-from .answer import RR, Reply
+from .dnsdata import RR, Reply
 
 UDP_MIN = 512
 TCP_MAX = 65535
@@ -37,7 +38,7 @@ class Malformed(Exception):
 class Query:
     id: int
     flags: int
-    question: ans.Question
+    question: dd.Question
     edns: bool
     udp_size: int
     do: bool
@@ -67,34 +68,35 @@ def parse_query(data: bytes) -> Query:
     if flags & 0x8000:
         raise Malformed("a response, not a query", None)
     if (flags >> 11) & 0xF != 0:
-        raise Malformed("opcode is not QUERY", header_reply(data, ans.NOTIMP))
+        raise Malformed("opcode is not QUERY", header_reply(data, dd.NOTIMP))
     plain = codec.parse_question(data)
     if plain is not None:
         qid, flags, name, qtype, qclass, opt, raw = plain
         if opt is None:
-            return Query(qid, flags, ans.Question(name, qtype, qclass), False, UDP_MIN, False, (), raw)
-        return Query(qid, flags, ans.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2], raw)
+            return Query(qid, flags, dd.Question(name, qtype, qclass), False, UDP_MIN, False, (), raw)
+        return Query(qid, flags, dd.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2], raw)
     try:
         record = DNSRecord.parse(data)
     except Exception as exc:  # noqa: BLE001 - dnslib raises several kinds on junk
-        raise Malformed(f"cannot parse: {exc}", header_reply(data, ans.FORMERR)) from None
+        raise Malformed(f"cannot parse: {exc}", header_reply(data, dd.FORMERR)) from None
     if len(record.questions) != 1 or record.rr or record.auth:
-        raise Malformed("not exactly one question", header_reply(data, ans.FORMERR))
+        raise Malformed("not exactly one question", header_reply(data, dd.FORMERR))
     q = record.questions[0]
     try:
         name = _name(q.qname)
     except Exception:  # noqa: BLE001
-        raise Malformed("question name is not text", header_reply(data, ans.FORMERR)) from None
-    edns, size, do, options = False, UDP_MIN, False, ()
+        raise Malformed("question name is not text", header_reply(data, dd.FORMERR)) from None
+    options: tuple[tuple[int, bytes], ...] = ()
+    edns, size, do = False, UDP_MIN, False
     opts = [rr for rr in record.ar if rr.rtype == QTYPE.OPT]
     if len(opts) > 1:
-        raise Malformed("more than one OPT", header_reply(data, ans.FORMERR))
+        raise Malformed("more than one OPT", header_reply(data, dd.FORMERR))
     if opts:
         edns = True
         size = max(UDP_MIN, opts[0].rclass)
         do = bool(opts[0].ttl & 0x8000)
         options = tuple((o.code, bytes(o.data)) for o in opts[0].rdata if hasattr(o, "code"))
-    return Query(record.header.id, flags, ans.Question(name, q.qtype, q.qclass), edns, size, do, options)
+    return Query(record.header.id, flags, dd.Question(name, q.qtype, q.qclass), edns, size, do, options)
 
 
 def _name(label: DNSLabel) -> str:
@@ -166,15 +168,16 @@ def from_packet(data: bytes) -> tuple[int, list[RR]]:
     for rr in record.rr:
         d = rr.rdata
         name = str(rr.rname)
-        if rr.rtype in (ans.A, ans.AAAA):
+        data_: Any  # its shape follows the type, as dd.RR's
+        if rr.rtype in (dd.A, dd.AAAA):
             data_ = str(d)
-        elif rr.rtype in (ans.CNAME, ans.NS, ans.PTR):
+        elif rr.rtype in (dd.CNAME, dd.NS, dd.PTR):
             data_ = str(d.label)
-        elif rr.rtype == ans.MX:
+        elif rr.rtype == dd.MX:
             data_ = (d.preference, str(d.label))
-        elif rr.rtype == ans.SRV:
+        elif rr.rtype == dd.SRV:
             data_ = (d.priority, d.weight, d.port, str(d.target))
-        elif rr.rtype == ans.TXT:
+        elif rr.rtype == dd.TXT:
             data_ = tuple(s.decode(errors="replace") for s in d.data)
         else:
             continue

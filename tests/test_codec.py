@@ -66,3 +66,46 @@ def test_unusual_questions_fall_back_to_dnslib():
     # the same question, its name given as a compression pointer to itself is junk; a pointer elsewhere is odd
     assert codec.parse_question(bytes(data) + b"\x00") is None
     assert wire.parse_query(bytes(data)).question.name == "a.example."
+
+
+def _reply(question, rcode=0, tc=False, qid=7):
+    m = dns.message.make_response(dns.message.make_query(question, "A"))
+    m.id = qid
+    m.set_rcode(rcode)
+    if tc:
+        m.flags |= dns.flags.TC
+    return m.to_wire()
+
+
+# (what, packet, rcode, truncated)
+HEADERS = [
+    ("NOERROR", _reply("a.example."), 0, False),
+    ("NXDOMAIN", _reply("a.example.", rcode=3), 3, False),
+    ("REFUSED with TC", _reply("a.example.", rcode=5, tc=True), 5, True),
+    ("too short to have flags", b"\x00\x07\x80", 2, False),
+]
+
+
+@pytest.mark.parametrize("what,packet,rcode,tc", HEADERS, ids=[h[0] for h in HEADERS])
+def test_header_fields(what, packet, rcode, tc):
+    assert (codec.rcode(packet), codec.truncated(packet)) == (rcode, tc)
+
+
+def test_renumbered_changes_only_the_id():
+    packet = _reply("a.example.", qid=7)
+    out = codec.renumbered(packet, 0xBEEF)
+    assert (out[codec.ID], out[codec.AFTER_ID]) == (b"\xbe\xef", packet[2:])
+
+
+# (what, question of the query, question of the reply, same)
+QUESTIONS = [
+    ("same", "a.example.", "a.example.", True),
+    ("other case", "a.example.", "A.EXAMPLE.", True),
+    ("other name", "a.example.", "b.example.", False),
+    ("longer name", "a.example.", "a.example.org.", False),
+]
+
+
+@pytest.mark.parametrize("what,asked,answered,same", QUESTIONS, ids=[q[0] for q in QUESTIONS])
+def test_same_question(what, asked, answered, same):
+    assert codec.same_question(dns.message.make_query(asked, "A").to_wire(), _reply(answered)) is same

@@ -163,7 +163,7 @@ def test_pod_records(pods, want):
     (f"{D}/svc/ns/web/abc", V("1.1.1.1"), ("svc", "ns", "web")),
     (f"{D}/svc/ns/web/_tcp/_http/abc", V("x", 1), ("svc", "ns", "web")),
     (f"{D}/pod/ns/1-2-3-4/ad70cf0f", V("1.2.3.4"), ("pod", "ns", "1-2-3-4")),
-    (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta",)),
+    (f"{D}/dns-version", '{"text":"1.0.0"}', ("meta", "", "")),
     (f"{D}/ns/web", V("10.0.0.1"), None),  # a legacy leaf is owned only beside its service (owned below)
     (f"{D}/ns/web", '{"host":"10.0.0.1"}', None),
     (f"{D}/dns/ns", V("10.0.0.1"), None),
@@ -230,6 +230,22 @@ def test_plan_covers_units_on_both_sides():
     changes = plan.plan({("a",): {"k1": "v"}}, {("b",): {"k2": b"v"}, ("c",): {"k3": b"v"}}, None)
     assert [(c.unit, c.puts, c.deletes) for c in changes] == [
         (("a",), {"k1": "v"}, []), (("b",), {}, ["k2"]), (("c",), {}, ["k3"])]
+
+
+# (what, have before, changes written, have after): what etcd holds once changes are written
+APPLIED = [
+    ("puts are encoded", {}, [plan.Change(("u",), {"a": "1"})], {("u",): {"a": b"1"}}),
+    ("a put replaces, a delete removes", {("u",): {"a": b"1", "b": b"2"}},
+     [plan.Change(("u",), {"a": "3"}, ["b"])], {("u",): {"a": b"3"}}),
+    ("a unit left empty is gone", {("u",): {"a": b"1"}, ("v",): {"c": b"1"}},
+     [plan.Change(("u",), {}, ["a"])], {("v",): {"c": b"1"}}),
+]
+
+
+@pytest.mark.parametrize("what,have,changes,after", APPLIED, ids=[a[0] for a in APPLIED])
+def test_applied(what, have, changes, after):
+    plan.applied(have, changes)
+    assert have == after
 
 
 from hypothesis import given, strategies as st  # noqa: E402

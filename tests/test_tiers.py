@@ -20,12 +20,14 @@ CASES = [
     ("import subprocess, pytest\n@pytest.mark.process\ndef test_x():\n    subprocess.run(['true'])\n", 0,
      {"passed": 1}),
     ("def test_x(etcd):\n    pass\n", 4, {}),       # a usage error: nothing runs, no etcd starts
+    ("import pytest\n@pytest.mark.parametrize('etcd', [{}])\ndef test_x(etcd):\n    assert etcd == {}\n", 0,
+     {"passed": 1}),                                 # a parameter named etcd is not the fixture
     ("def test_x():\n    assert sum([1, 2]) == 3\n", 0, {"passed": 1}),
 ]
 
 
 @pytest.mark.parametrize("source,code,outcomes", CASES,
-                         ids=["popen", "asyncio-subprocess", "marked", "etcd-fixture", "plain"])
+                         ids=["popen", "asyncio-subprocess", "marked", "etcd-fixture", "etcd-parameter", "plain"])
 def test_tier_rules(pytester, source, code, outcomes):
     pytester.makeconftest((REPO / "tests" / "conftest.py").read_text())
     pytester.makeini(INI)
