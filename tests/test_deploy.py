@@ -18,7 +18,7 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import service
 from tests.procs import REPO, Process, free_port, wait_http
 
-pytestmark = [pytest.mark.etcd, pytest.mark.process, pytest.mark.slow]
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
 
 MANIFESTS = sorted((REPO / "manifests").rglob("*.yaml"))
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")

@@ -95,6 +95,7 @@ def test_a_relayed_reply_is_cut_to_what_we_advertise():
 
 @pytest.mark.etcd
 @pytest.mark.process
+@pytest.mark.slow
 def test_hung_etcd_is_noticed_and_answers_go_on(etcd):
     """A relay between skydns and etcd stops moving bytes without closing:
     not ready within 10 s, every answer still right, caught up soon after."""

@@ -63,6 +63,7 @@ def test_custom_records_of_the_legacy_shape_are_left_alone(etcd, api, clean):
 
 @pytest.mark.etcd
 @pytest.mark.process
+@pytest.mark.slow
 def test_a_silent_watch_is_noticed_within_its_deadline(etcd, api, clean):
     api.put("services", service("first", "10.0.0.1"))
     k = start(api, etcd, "--watch-timeout=2")
