@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-# the fast tier: no etcd, no process started (markers in pyproject.toml)
+# the fast tier: no etcd, no process started, nothing slow (markers in pyproject.toml)
 unit: setup
-	$(BIN)/pytest -q -m "not etcd and not process" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not etcd and not process and not slow" $(PYTEST_ARGS)
 
 # layers (import-linter), style (ruff) and types (mypy), configured in pyproject.toml
 lint: setup

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
-from bench.propagation import address
+from bench.propagation import address, timed_changes
 from tests.fakeapi import FakeApi
 from tests.k8sobj import config_map
 from tests.procs import Etcd, Kube2sky, Skydns, wait_until
@@ -41,17 +40,12 @@ def hosts_edit(edits: int = 100) -> tuple[float, float]:
         sky = Skydns(etcd.url, "-domain=cluster.local.")
         procs.append(sky)
         wait_until(lambda: address(sky.port, NAME, 1) == "10.20.0.1", 30, what="the ConfigMap answered by skydns")
-        times = []
-        for n in range(edits):
+
+        def edit(n: int) -> tuple[str, str]:
             ip = f"10.21.{n // 250}.{n % 250 + 1}"
-            start = time.monotonic()
             api.put("configmaps", config_map("kube-dns", {"hosts": f"{ip} registry\n{OTHERS}"}))
-            while address(sky.port, NAME, n & 0xFFFF) != ip:
-                if time.monotonic() - start > 10:
-                    raise RuntimeError(f"edit {n} not answered within 10 s")
-            times.append(time.monotonic() - start)
-        times.sort()
-        return times[len(times) // 2] * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+            return NAME, ip
+        return timed_changes(sky.port, edits, edit)
     finally:
         for p in procs:
             p.stop()

@@ -28,7 +28,8 @@ from pathlib import Path
 import aetcd
 
 from kube2sky import records
-from tests.procs import Etcd, Skydns, free_port, stop
+from bench.peers import Dnsmasq, Knot, cpu_seconds
+from tests.procs import Etcd, Skydns
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,21 +84,6 @@ def hosts_file(tree: dict[str, str], prefix: str, path: Path) -> None:
     path.write_text("\n".join(sorted(lines)) + "\n")
 
 
-class Dnsmasq:
-    def __init__(self, hosts: Path) -> None:
-        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
-             f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
-             "--local-ttl=30", "--cache-size=10000", f"--local=/{DOMAIN.strip('.')}/", "--pid-file=",
-             "--user=root", "--group=root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-
-    def stop(self) -> None:
-        stop(self.proc)
-
-
 @dataclass
 class Result:
     qps: float
@@ -105,9 +91,11 @@ class Result:
     p99_ms: float
     lost: int
     sent: int
+    cpu_us: float = float("nan")  # the server's own CPU per answer
 
 
-def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnssec: bool = False) -> Result:
+def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnssec: bool = False,
+            pid: int | None = None) -> Result:
     cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries), "-c", str(clients),
            "-q", "100", "-t", "2", "-v"] + (["-D"] if dnssec else [])
     cmd += ["-l", str(seconds)] if seconds else ["-n", "1"]
@@ -116,7 +104,9 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
     # dnsperf writes to a file and is read afterwards: a reader running beside
     # it would take CPU from the server being measured on a small machine
     with tempfile.TemporaryFile("w+") as out:
+        cpu = cpu_seconds(pid) if pid else 0.0
         subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
+        cpu = cpu_seconds(pid) - cpu if pid else float("nan")
         out.seek(0)
         for line in out:
             if line.startswith("> "):
@@ -130,15 +120,39 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
     mean = sum(latencies) / len(latencies) if latencies else float("nan")
+    sent, lost = int(stats.get("Queries sent", "0").split()[0]), int(stats.get("Queries lost", "0").split()[0])
     return Result(float(stats.get("Queries per second", "0").split()[0]), mean * 1000, p99 * 1000,
-                  int(stats.get("Queries lost", "0").split()[0]), int(stats.get("Queries sent", "0").split()[0]))
+                  lost, sent, cpu / max(sent - lost, 1) * 1e6)
 
 
 def median(results: list[Result]) -> Result:
     """The run with the median rate (lost questions summed over every run)."""
     ordered = sorted(results, key=lambda r: r.qps)
     mid = ordered[len(ordered) // 2]
-    return Result(mid.qps, mid.mean_ms, mid.p99_ms, sum(r.lost for r in results), sum(r.sent for r in results))
+    return Result(mid.qps, mid.mean_ms, mid.p99_ms, sum(r.lost for r in results), sum(r.sent for r in results),
+                  mid.cpu_us)
+
+
+def compare(workload: str, path: Path, servers: dict, seconds: float | None, rounds: int, clients: int) -> None:
+    """Each server driven in turn, ``rounds`` times (the machine's speed
+    drifts: a VM), each given by its median round; skydns's q/s and CPU per
+    answer printed as ratios to each peer's, with every round's q/s ratio."""
+    rounds = 1 if seconds is None else rounds
+    runs: dict[str, list[Result]] = {name: [] for name in servers}
+    for _ in range(rounds):
+        for name, server in servers.items():
+            runs[name].append(dnsperf(server.port, path, seconds, clients, pid=server.proc.pid))
+    results = {name: median(rs) for name, rs in runs.items()}
+    ours = results["skydns"]
+    for name, r in results.items():
+        note = "(no peer: the peers serve A records only)" if len(results) == 1 else ""
+        if name != "skydns" and r.qps:
+            note = f"{ours.qps / r.qps:.2f}x q/s, {ours.cpu_us / r.cpu_us:.2f}x CPU per answer"
+            if rounds > 1:
+                note += " (q/s rounds: " + ", ".join(
+                    f"{x.qps / y.qps:.2f}x" for x, y in zip(runs["skydns"], runs[name])) + ")"
+        print(f"{workload:<10} {name:<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6} "
+              f"{r.cpu_us:>10.1f}  {note}", flush=True)
 
 
 def case_variants(names: list[str], count: int, seed: int = 7) -> list[str]:
@@ -185,15 +199,16 @@ def main() -> int:
         from bench.hostsedit import report
         report(a.edits)
         return 0
-    for tool in ("dnsperf", "etcd"):
-        if not shutil.which(tool):
+    for tool in ("dnsperf", "etcd", "knotd"):
+        if not shutil.which(tool) and not Path("/usr/sbin", tool).exists():
             sys.exit(f"{tool} is not installed: run `make setup`")
 
     from skydns import __version__
     print(f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), {platform.machine()}, "
           f"{platform.system()} {platform.release()}")
     print(f"python {platform.python_version()}, skydns-stack {__version__}, "
-          f"{version(['dnsmasq', '--version'])}, {version(['etcd', '--version'])}, "
+          f"{version(['dnsmasq', '--version'])}, {version(['/usr/sbin/knotd', '--version'])}, "
+          f"{version(['etcd', '--version'])}, "
           f"{version(['sh', '-c', 'dnsperf -h 2>&1 | grep -i ^version'])}")
     work = Path(tempfile.mkdtemp(prefix="skydns-bench-"))
     opt = records.Options(domain=DOMAIN)
@@ -211,8 +226,10 @@ def main() -> int:
         hosts_file(tree, "skydns", work / "hosts")
         sky = Skydns(etcd.url, f"-domain={DOMAIN}", f"-workers={a.workers}", "-round-robin=false")
         procs.append(sky)
-        dm = Dnsmasq(work / "hosts")
+        dm = Dnsmasq(work / "hosts", DOMAIN)
         procs.append(dm)
+        kn = Knot(work / "hosts", DOMAIN, work)
+        procs.append(kn)
         names = [f"svc{i}.default.svc.cluster.local" for i in range(min(a.records, 1000))]
         search = [f"{n}.{s}" for n in names for s in ("default.svc.cluster.local", "svc.cluster.local",
                                                        "cluster.local")]
@@ -231,38 +248,22 @@ def main() -> int:
                             f"-dnssec={work / key}")
             procs.append(signed)
             files["signed"] = [f"{v} A" for v in case_variants(names, min(a.cold, 100_000))]
-        print(f"\n{'workload':<10} {'server':<8} {'q/s':>9} {'mean ms':>8} {'p99 ms':>8} {'lost':>6}  ratio")
+        servers = {"skydns": sky, "dnsmasq": dm, "knot": kn}
+        print(f"\n{'workload':<10} {'server':<8} {'q/s':>9} {'mean ms':>8} {'p99 ms':>8} {'lost':>6} "
+              f"{'CPU us/ans':>10}  skydns vs peer: q/s ratio, CPU-per-answer ratio")
         for workload, lines in files.items():
             if a.only and workload not in a.only:
                 continue
             path = work / f"{workload}.txt"
             path.write_text("\n".join(lines) + "\n")
-            seconds = None if workload in ("cold", "signed") else a.seconds
             if workload == "signed":
-                r = dnsperf(signed.port, path, None, a.clients, dnssec=True)
-                print(f"{workload:<10} {'skydns':<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6}  "
-                      f"(DO, ECDSA P-256, distinct spellings: warm signature cache, cold packet cache)", flush=True)
+                r = dnsperf(signed.port, path, None, a.clients, dnssec=True, pid=signed.proc.pid)
+                print(f"{workload:<10} {'skydns':<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6} "
+                      f"{r.cpu_us:>10.1f}  (DO, ECDSA P-256, distinct spellings: warm signature cache, "
+                      f"cold packet cache)", flush=True)
                 continue
-            # the machine's speed drifts (a VM): the two servers take turns,
-            # a.rounds times, and each is given by its median round
-            rounds = 1 if seconds is None else a.rounds
-            runs: dict[str, list[Result]] = {"skydns": []} if workload == "srv" else {"skydns": [], "dnsmasq": []}
-            for _ in range(rounds):
-                for server, port in (("skydns", sky.port), ("dnsmasq", dm.port)):
-                    if server in runs:
-                        runs[server].append(dnsperf(port, path, seconds, a.clients))
-            results = {server: median(rs) for server, rs in runs.items()}
-            for server, r in results.items():
-                ratio = ""
-                if server == "skydns" and "dnsmasq" in results and results["dnsmasq"].qps:
-                    ratio = f"{r.qps / results['dnsmasq'].qps:.2f}x dnsmasq"
-                    if rounds > 1:
-                        ratio += " (rounds: " + ", ".join(
-                            f"{x.qps / y.qps:.2f}x" for x, y in zip(runs["skydns"], runs["dnsmasq"])) + ")"
-                elif server == "skydns":
-                    ratio = "(no peer: dnsmasq has no SRV data)"
-                print(f"{workload:<10} {server:<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} "
-                      f"{r.lost:>6}  {ratio}", flush=True)
+            both = {"skydns": sky} if workload == "srv" else servers
+            compare(workload, path, both, None if workload == "cold" else a.seconds, a.rounds, a.clients)
     finally:
         for proc in procs:
             proc.stop()

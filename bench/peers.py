@@ -1,0 +1,107 @@
+"""The C servers skydns is measured against, and the CPU each one spends.
+
+dnsmasq (what users ran beside kube-dns) serves the names from a hosts
+file; Knot DNS (authoritative, C) serves the same names from a zone file and
+stands for what this hardware allows.  Both listen on 127.0.0.1 only and
+stop by PID.  ``cpu_seconds`` reads a server's own CPU time (user + system,
+its threads and child processes included) from /proc, which stays
+meaningful when the client, not the server, is the ceiling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from tests.procs import free_port, stop
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants, in seconds."""
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def hosts_lines(hosts: Path) -> list[tuple[str, str]]:
+    return [tuple(line.split()) for line in hosts.read_text().splitlines() if line.strip()]
+
+
+class Dnsmasq:
+    name = "dnsmasq"
+
+    def __init__(self, hosts: Path, domain: str) -> None:
+        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
+             f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
+             "--local-ttl=30", "--cache-size=10000", f"--local=/{domain.strip('.')}/", "--pid-file=",
+             "--user=root", "--group=root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+class Knot:
+    """knotd with one UDP worker (skydns runs -workers=1; dnsperf has the
+    other core), serving the hosts file's names as a zone."""
+
+    name = "knot"
+
+    def __init__(self, hosts: Path, domain: str, work: Path) -> None:
+        zone = domain.rstrip(".")
+        self.dir = work / "knot"
+        self.dir.mkdir(exist_ok=True)
+        self.port = free_port()
+        lines = [f"$ORIGIN {zone}.", "$TTL 30",
+                 f"@ SOA ns.dns.{zone}. hostmaster.{zone}. 1 28800 7200 604800 30", f"@ NS ns.dns.{zone}.",
+                 "ns.dns A 127.0.0.1"]
+        lines += [f"{name}. A {ip}" if ":" not in ip else f"{name}. AAAA {ip}" for ip, name in hosts_lines(hosts)]
+        (self.dir / f"{zone}.zone").write_text("\n".join(lines) + "\n")
+        conf = self.dir / "knot.conf"
+        conf.write_text(
+            f"server:\n  listen: 127.0.0.1@{self.port}\n  rundir: {self.dir}\n  user: root:root\n"
+            f"  udp-workers: 1\n  tcp-workers: 1\n  background-workers: 1\n"
+            f"database:\n  storage: {self.dir}\n"
+            f"log:\n  - target: stderr\n    any: error\n"
+            f"zone:\n  - domain: {zone}.\n    storage: {self.dir}\n    file: {zone}.zone\n"
+            f"    semantic-checks: off\n    zonefile-sync: -1\n    journal-content: none\n")
+        binary = shutil.which("knotd") or "/usr/sbin/knotd"
+        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self._wait(zone)
+
+    def _wait(self, zone: str) -> None:
+        from tests.dnsq import ask
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if ask(self.port, f"ns.dns.{zone}.", "A", timeout=0.5).answer:
+                    return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("knotd did not load its zone")
+
+    def stop(self) -> None:
+        stop(self.proc)
