@@ -281,8 +281,8 @@ def in_domain(name: str, domain: str) -> bool:
     return d == "." or n == d or n.endswith("." + d)
 
 
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
+#: the octets of a dotted quad as inet_pton reads them: 0-255, no leading zeros
+_OCTETS = frozenset(str(i) for i in range(256))
 
 
 def address(host: str) -> tuple[int, str] | None:
@@ -290,10 +290,15 @@ def address(host: str) -> tuple[int, str] | None:
     None (the host is a name): the one test of "is this an IP" for the
     programs and the tool.  Strict, as Go's net.ParseIP and inet_pton:
     dotted quads without leading zeros, IPv6 without a zone, written back
-    in inet_ntop's form.  Pure (no socket module): a regular expression for
+    in inet_ntop's form.  Pure (no socket module): a set of the 256 octets for
     the common IPv4 case, ipaddress for IPv6."""
+    quad = host.split(".")
+    if len(quad) == 4:
+        a, b, c, d = quad
+        if a in _OCTETS and b in _OCTETS and c in _OCTETS and d in _OCTETS:
+            return 4, host
     if ":" not in host:
-        return (4, host) if _IPV4.match(host) else None
+        return None
     if "%" in host:
         return None  # ipaddress takes a zone; inet_pton does not
     try:
