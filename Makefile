@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup test run bench clean
+.PHONY: setup test unit lint run bench clean
 
 setup: $(STAMP)
 
@@ -12,11 +12,21 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
 
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# the fast tier: no etcd, no process started, nothing slow (markers in pyproject.toml)
+unit: setup
+	$(BIN)/pytest -q -m "not etcd and not process and not slow" $(PYTEST_ARGS)
+
+# layers (import-linter), style (ruff) and types (mypy), configured in pyproject.toml
+lint: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 run: setup
 	$(BIN)/python scripts/run-stack $(RUN_ARGS)
@@ -25,4 +35,4 @@ bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .hypothesis
+	rm -rf $(VENV) .run .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache
