@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed
 # on a local Debian base made with debootstrap (no registry), or BASE=python:3.11-slim
 BASE   ?= localhost/skydns-base:bookworm
 
-.PHONY: setup test run bench image clean
+.PHONY: setup test unit lint run bench image clean
 
 setup: $(STAMP)
 
@@ -16,11 +16,21 @@ $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,lint]'
 	touch $(STAMP)
 
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# the fast tier: no etcd, no process started, nothing slow (markers in pyproject.toml)
+unit: setup
+	$(BIN)/pytest -q -m "not etcd and not process and not slow" $(PYTEST_ARGS)
+
+# layers (import-linter), style (ruff) and types (mypy), configured in pyproject.toml
+lint: setup
+	$(BIN)/lint-imports
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 run: setup
 	$(BIN)/python scripts/run-stack $(RUN_ARGS)
@@ -32,4 +42,4 @@ image: setup
 	BASE=$(BASE) PYTHON=$(BIN)/python ./scripts/build-images
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .hypothesis dist
+	rm -rf $(VENV) .run .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache dist

@@ -17,7 +17,6 @@ import struct
 import sys
 import time
 from typing import Callable
-from pathlib import Path
 
 
 from tests.fakeapi import FakeApi

@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 import aetcd
 
 from kube2sky import records
 from bench.peers import Dnsmasq, Knot, cpu_seconds
 from tests.procs import Etcd, Skydns
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DOMAIN = "cluster.local."
 

@@ -83,8 +83,8 @@ async def run(a: argparse.Namespace) -> None:
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
     health.close()
-    if not running.cancelled() and running.exception():
-        raise running.exception()
+    if not running.cancelled() and (failed := running.exception()) is not None:
+        raise failed
 
 
 def main(argv: list[str] | None = None) -> int:

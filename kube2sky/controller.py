@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Callable, Coroutine, Iterable
 
 from skydns_common.bulk import without_gc
 
@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 KINDS = ("services", "endpoints", "pods")
 
 
-def _key(obj: dict) -> tuple[str, str]:
+def _key(obj: dict | None) -> tuple[str, str]:
     """(namespace, name), lower-cased as the unit of a service is."""
-    m = obj.get("metadata") or {}
+    m = (obj or {}).get("metadata") or {}
     return (m.get("namespace") or "default").lower(), (m.get("name") or "").lower()
 
 
@@ -68,7 +68,7 @@ class Controller:
     # -- life -----------------------------------------------------------
 
     async def run(self, sources: Iterable[tuple[str, Source]],
-                  beside: Iterable[Callable[[], Awaitable[None]]] = ()) -> None:
+                  beside: Iterable[Callable[[], Coroutine[Any, Any, None]]] = ()) -> None:
         """Run each (thread name, source) in a thread, take part in the
         election, and apply what the sources post until cancelled; the
         tasks ``beside`` start and stop with it (one failing ends all)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
 from skydns_common import hosts, msg
 from skydns_common.addr import split_hostport
@@ -177,7 +177,7 @@ def plan(d: Desired, manifest_raw: bytes | str | None, existing: Mapping[str, by
     manifest; ``others``: keys other manifests list.  A section in error
     keeps what the manifest says it produced, untouched."""
     old = read_manifest(manifest_raw)
-    old_sections = old.get("sections") if isinstance(old.get("sections"), dict) else {}
+    old_sections: dict[str, Any] = old["sections"] if isinstance(old.get("sections"), dict) else {}
     errors = dict(d.errors)
     puts: dict[str, str] = {}
     deletes: list[str] = []
@@ -191,7 +191,7 @@ def plan(d: Desired, manifest_raw: bytes | str | None, existing: Mapping[str, by
         puts.update(p.puts)
         deletes += p.deletes
         sections[section] = p.claimed
-    mine = old.get("config") if isinstance(old.get("config"), dict) else {}
+    mine: dict[str, Any] = old["config"] if isinstance(old.get("config"), dict) else {}
     config = None
     if "upstreamNameservers" not in errors:
         try:

@@ -34,7 +34,7 @@ def pump_api(api, namespace: str, name: str, post: Post, stop: threading.Event, 
     data (None while it does not exist)."""
     for attempt in Retrying(wait=backoff(0.2, 10, 0.3), retry=retry_if_exception_type(Exception),
                             before_sleep=lambda rs: log.warning("configmap %s/%s: %s; listing again", namespace, name,
-                                                                str(rs.outcome.exception())[:200])):
+                                                                str(rs.outcome and rs.outcome.exception())[:200])):
         with attempt:
             while not stop.is_set():
                 for etype, obj, _ in kube.list_and_watch(api, "configmaps", stop, timeout, namespace=namespace,

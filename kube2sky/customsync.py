@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import threading
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import quote
 
 from skydns_common import hosts
@@ -77,8 +77,9 @@ class CustomDns:
 
     async def _try(self) -> bool:
         d = self.desired
-        *roots, got = await asyncio.gather(*map(self.writer.read_prefix, hosts.manifest_roots(self.opt.prefix)),
-                                           self.writer.read([self.manifest_key, self.config_key]))
+        read: list[Any] = await asyncio.gather(*map(self.writer.read_prefix, hosts.manifest_roots(self.opt.prefix)),
+                                               self.writer.read([self.manifest_key, self.config_key]))
+        *roots, got = read
         manifests = {k: v for root in roots for k, v in root.items() if k != self.manifest_key}
         others = set().union(*map(hosts.manifest_keys, manifests.values()))
         raw = got.get(self.manifest_key, (None, 0))[0]
@@ -114,7 +115,7 @@ class CustomDns:
         missing in between."""
         claim = customdns.read_manifest(raw)
         claim["keys"] = sorted(set(claim.get("keys") or []) | set(puts))
-        sections = claim.get("sections") if isinstance(claim.get("sections"), dict) else {}
+        sections: dict[str, Any] = claim["sections"] if isinstance(claim.get("sections"), dict) else {}
         claim["sections"] = {s: sorted(set(sections.get(s) or []) | (set(puts) & set(d.records.get(s, {}))))
                              for s in customdns.KEYED}
         if not await self.writer.transact({self.manifest_key: json.dumps(claim)}, [], revisions):
@@ -156,6 +157,8 @@ def start(a, api, writer: Writer, opt: Options, loop: asyncio.AbstractEventLoop,
     def post(data):
         loop.call_soon_threadsafe(custom.update, data)
 
+    target: Callable[..., None]
+    args: tuple[Any, ...]
     if a.config_map:
         target, args = customsource.pump_api, (api, a.config_map_namespace, a.config_map, post, stop, a.watch_timeout)
     else:

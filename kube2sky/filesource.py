@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 import yaml
 
@@ -28,6 +28,7 @@ def parse(text: str) -> dict[str, list[dict]]:
     """Objects by kind from YAML or JSON: a ``List`` (kubectl's ``-o yaml``),
     several documents, or single objects."""
     out: dict[str, list[dict]] = {k: [] for k in KIND_OF.values()}
+    docs: Iterable[Any]
     found_slices: list[dict] = []
     try:
         docs = [json.loads(text)]  # kubectl -o json, and much faster to read than YAML
@@ -57,7 +58,7 @@ def parse(text: str) -> dict[str, list[dict]]:
 
 def watch_file(path: str, stop: threading.Event, interval: float = 1.0) -> Iterator[dict[str, list[dict]]]:
     """Yields the file's objects now and after every change to it."""
-    seen = None
+    seen: object = None  # the file's (mtime, size, inode), or "missing"
     while not stop.is_set():
         try:
             st = os.stat(path)

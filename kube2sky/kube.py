@@ -24,7 +24,7 @@ import json
 import logging
 import socket
 import threading
-from typing import Iterator
+from typing import Any, Iterator
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -54,10 +54,6 @@ KEEPALIVE = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1), (socket.SOL_SOCKET, so
     if hasattr(socket, name)]
 
 
-class Gone(Exception):
-    """The resourceVersion we watch from is no longer in the server's history."""
-
-
 def api_client(master_url: str = "", kubecfg: str = "") -> client.CoreV1Api:
     """Plain ``http://host:port`` with no credentials, a kubeconfig file, or
     the pod's service account, in that order of preference."""
@@ -78,7 +74,7 @@ def serves_slices(api: client.CoreV1Api) -> bool:
     """Whether the API server serves EndpointSlices, from its discovery
     document of API groups (``/apis``); a server without one serves none."""
     try:
-        resp = client.ApisApi(api.api_client).get_api_versions(_preload_content=False, _request_timeout=30)
+        resp: Any = client.ApisApi(api.api_client).get_api_versions(_preload_content=False, _request_timeout=30)
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -88,7 +84,7 @@ def serves_slices(api: client.CoreV1Api) -> bool:
 
 
 def list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
-                   timeout: int = 60, **selector) -> Iterator[tuple[str, object, str]]:
+                   timeout: int = 60, **selector) -> Iterator[tuple[str, Any, str]]:
     """Yields ("LIST", items, rv), then (ADDED|MODIFIED|DELETED, object, rv).
     Endpoints come from EndpointSlices, merged per service, on a cluster
     that serves them (asked again at every listing), else from v1 Endpoints.
@@ -110,7 +106,7 @@ def list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
 
 
 def _list_and_watch(api: client.CoreV1Api, kind: str, stop: threading.Event,
-                    timeout: int, **selector) -> Iterator[tuple[str, object, str]]:
+                    timeout: int, **selector) -> Iterator[tuple[str, Any, str]]:
     owner = client.DiscoveryV1Api(api.api_client) if kind == "endpointslices" else api
     fn = functools.partial(getattr(owner, LISTERS[kind]), **selector)
     resp = fn(_preload_content=False, _request_timeout=30)

@@ -18,16 +18,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-import socket
 from dataclasses import dataclass
-from typing import Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from skydns_common import msg
 
 HOSTNAMES_ANNOTATION = "endpoints.beta.kubernetes.io/hostnames-map"
 SCHEMA_VERSION = "1.0.0"
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
 
 
 class Unit(NamedTuple):
@@ -48,6 +46,8 @@ class Unit(NamedTuple):
 
 
 Records = dict[str, str]
+#: a Kubernetes object as the API server returns it (plain JSON)
+Obj = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,21 +67,46 @@ class Options:
         return f"/{self.prefix.strip('/')}/arpa/"
 
 
-_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+#: the value kube2sky writes for a host (and port), exactly; msg owns the format
+value = msg.kube2sky_value
+
+#: first labels below the domain that are not namespaces of the legacy layout
+_NOT_NAMESPACES = ("svc", "pod", "dns")
 
 
-def value(host: str, port: int = 0) -> str:
-    """The value kube2sky writes, exactly (``targetstrip`` included).  An IP
-    or a DNS name needs no JSON escaping, so it is formatted directly: a
-    large first sync makes hundreds of thousands of these."""
-    if _PLAIN.match(host):
-        p = f'"port":{port},' if port else ""
-        h = f'"host":"{host}",' if host else ""
-        return f'{{{h}{p}"priority":10,"weight":10,"ttl":30,"targetstrip":0}}'
-    return msg.dumps(msg.Service(host=host, port=port, priority=10, weight=10, ttl=30), kube2sky=True)
+def service_key(base: str, ns: str, name: str) -> str:
+    """``D/svc/<ns>/<svc>``: the service's name, under which its leaves lie."""
+    return f"{base}/svc/{ns}/{name}"
 
 
-def _meta(obj: Mapping) -> tuple[str, str]:
+def legacy_key(base: str, ns: str, name: str) -> str:
+    """``D/<ns>/<svc>``: the one leaf of ``--legacy-names`` (kube2sky <= 1.11)."""
+    return f"{base}/{ns}/{name}"
+
+
+def layout(key: str, base: str) -> tuple[str, list[str]] | None:
+    """Where a key lies in kube2sky's layout below ``base`` (``D``):
+    ``("svc", [ns, svc, leaf...])`` (no leaf: an ExternalName's own key),
+    ``("pod", [ns, dashed ip, leaf...])``, ``("meta", [])`` for
+    ``D/dns-version``, ``("legacy", [ns, svc])`` or ``("legacy", [ns, svc,
+    hash])`` (a headless one) for a key outside svc/pod/dns, kube2sky's only
+    when its value says so (:func:`skydns_common.msg.is_kube2sky_address`);
+    None elsewhere."""
+    if not key.startswith(base + "/"):
+        return None
+    parts = key[len(base) + 1:].split("/")
+    if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc> itself
+        return parts[0], parts[1:]
+    if parts[0] == "pod" and len(parts) >= 4:
+        return parts[0], parts[1:]
+    if parts == ["dns-version"]:
+        return "meta", []
+    if len(parts) in (2, 3) and parts[0] not in _NOT_NAMESPACES:
+        return "legacy", parts
+    return None
+
+
+def _meta(obj: Obj) -> tuple[str, str]:
     m = obj.get("metadata") or {}
     return m.get("namespace") or "default", m.get("name") or ""
 
@@ -90,12 +115,12 @@ def service_unit(ns: str, name: str) -> Unit:
     return Unit("svc", ns.lower(), name.lower())
 
 
-def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Records:
+def service_records(svc: Obj, endpoints: Obj | None, opt: Options) -> Records:
     """Every key of one Service (with its Endpoints when headless)."""
     ns, name = _meta(svc)
     ns, name = ns.lower(), name.lower()
     spec = svc.get("spec") or {}
-    base = f"{opt.base}/svc/{ns}/{name}"
+    base = service_key(opt.base, ns, name)
     fqdn = f"{name}.{ns}.svc.{opt.domain}"
     out: Records = {}
     if spec.get("type") == "ExternalName":
@@ -106,7 +131,7 @@ def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Re
     ips = cluster_ips(spec)
     if ips == ["None"]:
         return _headless(base, fqdn, endpoints, publish_not_ready(svc), opt, (ns, name))
-    ips = [ip for ip in ips if _is_ip(ip)]
+    ips = [ip for ip in ips if msg.address(ip) is not None]
     if not ips:
         return out  # not allocated yet
     for i, ip in enumerate(ips):  # dual stack: one A or AAAA leaf per family
@@ -119,13 +144,13 @@ def service_records(svc: Mapping, endpoints: Mapping | None, opt: Options) -> Re
                     out[f"{base}/_{port['protocol'].lower()}/_{port['name'].lower()}/{label}"] = \
                         value(fqdn, port.get("port", 0))
             if opt.legacy_names:
-                out[f"{opt.base}/{ns}/{name}"] = v
+                out[legacy_key(opt.base, ns, name)] = v
         if opt.ptr:
             out[ptr_key(ip, opt)] = ptr_value(fqdn)
     return out
 
 
-def cluster_ips(spec: Mapping) -> list[str]:
+def cluster_ips(spec: Obj) -> list[str]:
     """``spec.clusterIPs`` (dual stack, in ``ipFamilies`` order), else ``spec.clusterIP``."""
     ips = [ip for ip in spec.get("clusterIPs") or [] if ip]
     return ips or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
@@ -134,7 +159,7 @@ def cluster_ips(spec: Mapping) -> list[str]:
 TOLERATE_UNREADY_ANNOTATION = "service.alpha.kubernetes.io/tolerate-unready-endpoints"
 
 
-def publish_not_ready(svc: Mapping) -> bool:
+def publish_not_ready(svc: Obj) -> bool:
     """Whether the service asks for not-ready addresses too (the DNS
     specification's ``publishNotReadyAddresses``, or the older annotation)."""
     if (svc.get("spec") or {}).get("publishNotReadyAddresses") is True:
@@ -149,7 +174,7 @@ def ptr_value(host: str) -> str:
     return msg.dumps(msg.Service(host=host, ttl=30))
 
 
-def _headless(base: str, fqdn: str, endpoints: Mapping | None, not_ready: bool, opt: Options,
+def _headless(base: str, fqdn: str, endpoints: Obj | None, not_ready: bool, opt: Options,
               ns_name: tuple[str, str]) -> Records:
     out: Records = {}
     if not endpoints:
@@ -161,7 +186,7 @@ def _headless(base: str, fqdn: str, endpoints: Mapping | None, not_ready: bool, 
         addrs = (subset.get("addresses") or []) + ((subset.get("notReadyAddresses") or []) if not_ready else [])
         for addr in addrs:
             ip = addr.get("ip") or ""
-            if _is_ip(ip):
+            if msg.address(ip) is not None:
                 found.append((ip, value(ip), _label(addr.get("hostname")) or _label(names.get(ip)), ports))
     ips_of: dict[str, set[str]] = {}
     for ip, _, named, _ in found:
@@ -178,11 +203,11 @@ def _headless(base: str, fqdn: str, endpoints: Mapping | None, not_ready: bool, 
         if opt.ptr:  # one leaf per service below the reversed IP: a pod several services select has each
             out[f"{ptr_key(ip, opt)}/{msg.hash_label(fqdn)}"] = ptr_value(f"{label}.{fqdn}")
         if opt.legacy_names:  # kube2sky 1.7-1.11: D/<ns>/<svc>/<hash>, no SRV
-            out[f"{opt.base}/{ns_name[0]}/{ns_name[1]}/{msg.hash_label(v)}"] = v
+            out[f"{legacy_key(opt.base, *ns_name)}/{msg.hash_label(v)}"] = v
     return out
 
 
-def _hostnames_map(endpoints: Mapping) -> dict[str, str]:
+def _hostnames_map(endpoints: Obj) -> dict[str, str]:
     raw = ((endpoints.get("metadata") or {}).get("annotations") or {}).get(HOSTNAMES_ANNOTATION)
     if not raw:
         return {}
@@ -199,16 +224,6 @@ def _label(name: object) -> str:
     return ""
 
 
-def _is_ip(text: str) -> bool:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-            return True
-        except (OSError, ValueError):
-            pass
-    return False
-
-
 def ptr_key(ip: str, opt: Options) -> str:
     rev = ipaddress.ip_address(ip).reverse_pointer + "."
     return msg.key_of(rev, opt.prefix)
@@ -222,12 +237,12 @@ def _dashed(ip: str) -> str:
     return ip.replace(".", "-").replace(":", "-")
 
 
-def pod_records(pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+def pod_records(pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     out: dict[Unit, Records] = {}
     for pod in pods:
         ns, _ = _meta(pod)
         ip = (pod.get("status") or {}).get("podIP") or ""
-        if not _is_ip(ip):
+        if msg.address(ip) is None:
             continue
         v = value(ip)
         unit = pod_unit(ns, ip)
@@ -242,8 +257,8 @@ def meta_records(opt: Options) -> Records:
     return {f"{opt.base}/dns-version": msg.dumps(msg.Service(text=SCHEMA_VERSION))}
 
 
-def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Mapping],
-            pods: Iterable[Mapping], opt: Options) -> dict[Unit, Records]:
+def desired(services: Iterable[Obj], endpoints: Mapping[tuple[str, str], Obj],
+            pods: Iterable[Obj], opt: Options) -> dict[Unit, Records]:
     """The whole tree kube2sky should own, by unit; ``endpoints`` is keyed by
     lower-cased (namespace, name), as units are."""
     out: dict[Unit, Records] = {META_UNIT: meta_records(opt)}
@@ -257,7 +272,6 @@ def desired(services: Iterable[Mapping], endpoints: Mapping[tuple[str, str], Map
 def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
     """Which unit an existing key belongs to, or None when kube2sky does not
     own it (custom records under the prefix are never touched)."""
-    base = opt.base + "/"
     if key.startswith(opt.arpa):
         try:
             host = msg.parse(value).host
@@ -268,14 +282,15 @@ def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
             return None
         labels = host[: -len(tail)].split(".")
         return service_unit(labels[-1], labels[-2]) if len(labels) >= 2 else None
-    if not key.startswith(base):
+    place = layout(key, opt.base)
+    if place is None:
         return None
-    parts = key[len(base):].split("/")
-    if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc>
-        return service_unit(parts[1], parts[2])
-    if parts[0] == "pod" and len(parts) >= 4:
-        return Unit("pod", parts[1], parts[2])
-    if parts == ["dns-version"]:
+    kind, parts = place
+    if kind == "svc":
+        return service_unit(parts[0], parts[1])
+    if kind == "pod":
+        return Unit("pod", parts[0], parts[1])
+    if kind == "meta":
         return META_UNIT
     return None
 
@@ -289,11 +304,11 @@ def legacy_unit(key: str, value: bytes | str, opt: Options) -> Unit | None:
         return None
     parts = key[len(base):].split("/")
     raw = value.decode() if isinstance(value, bytes) else value
-    if len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw):
-        return service_unit(parts[0], parts[1])
-    # a legacy headless leaf D/<ns>/<svc>/<hash>: labelled by the hash of its own value
-    if len(parts) == 3 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(raw) \
-            and parts[2] == msg.hash_label(raw):
+    if not msg.is_kube2sky_address(raw):
+        return None
+    # a legacy leaf D/<ns>/<svc>, or a legacy headless leaf D/<ns>/<svc>/<hash>
+    # labelled by the hash of its own value
+    if len(parts) == 2 or parts[2] == msg.hash_label(raw):
         return service_unit(parts[0], parts[1])
     return None
 

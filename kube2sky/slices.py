@@ -12,7 +12,7 @@ turns each slice event into an event for the merged Endpoints object.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 SERVICE_LABEL = "kubernetes.io/service-name"
 ADDRESS_TYPES = ("IPv4", "IPv6")  # FQDN slices hold names, not addresses
@@ -33,7 +33,8 @@ def merge(key: Key, slices: Iterable[Mapping]) -> dict:
     for s in sorted(slices, key=lambda s: (s.get("metadata") or {}).get("name") or ""):
         if s.get("addressType", "IPv4") not in ADDRESS_TYPES:
             continue
-        ready, not_ready = [], []
+        ready: list[dict[str, Any]] = []
+        not_ready: list[dict[str, Any]] = []
         for ep in s.get("endpoints") or []:
             # a missing ready condition means ready (the API's own rule)
             is_ready = (ep.get("conditions") or {}).get("ready") is not False
@@ -65,7 +66,7 @@ class Merger:
         """The Endpoints events one slice event makes (two when a slice moved services)."""
         meta = s.get("metadata") or {}
         ident = (meta.get("namespace") or "default", meta.get("name") or "")
-        touched = {self.owner[ident]} if ident in self.owner else set()
+        touched: set[Key | None] = {self.owner[ident]} if ident in self.owner else set()
         self._drop(ident)
         if etype != "DELETED":
             touched.add(self._put(s))
@@ -96,7 +97,7 @@ class Merger:
                 self.slices.pop(key, None)
 
 
-def as_endpoints(events: Iterable[tuple[str, object, str]]) -> Iterator[tuple[str, object, str]]:
+def as_endpoints(events: Iterable[tuple[str, Any, str]]) -> Iterator[tuple[str, Any, str]]:
     """``list_and_watch`` of EndpointSlices, seen as ``list_and_watch`` of Endpoints."""
     merger = Merger()
     for etype, obj, rv in events:

@@ -36,7 +36,7 @@ def api(client, kind: str, timeout: int) -> Source:
         for attempt in Retrying(wait=backoff(0.2, 10, 0.3),
                                 retry=retry_if_exception_type(Exception),
                                 before_sleep=lambda rs: log.warning("%s: %s; listing again", kind,
-                                                                    str(rs.outcome.exception())[:200])):
+                                                                    str(rs.outcome and rs.outcome.exception())[:200])):
             with attempt:
                 while not stop.is_set():
                     for etype, obj, _ in kube.list_and_watch(client, kind, stop, timeout):

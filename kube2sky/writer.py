@@ -18,7 +18,7 @@ import aetcd
 from tenacity import AsyncRetrying, retry_if_exception_type
 from skydns_common.retry import backoff
 
-from skydns_common.etcd import Endpoints
+from skydns_common.etcd import TXN_OPS as MAX_OPS, Endpoints
 
 from . import metrics, records
 from .plan import Change, Have
@@ -26,8 +26,6 @@ from .records import Options
 
 log = logging.getLogger(__name__)
 
-#: operations per transaction (etcd's --max-txn-ops is 128 by default)
-MAX_OPS = 120
 #: transactions sent together during a large reconcile
 IN_FLIGHT = 8
 

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any, Callable
 
 from . import config as config_mod
 from .config import Config
@@ -136,8 +137,8 @@ async def run(flags: Config, argv: list[str] | None = None) -> None:
     for server in (tcp, health, prom):
         if server is not None:
             server.close()
-    if mirror_task in done and mirror_task.exception():
-        raise mirror_task.exception()
+    if mirror_task in done and (failed := mirror_task.exception()) is not None:
+        raise failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if flags.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("aetcd").setLevel(logging.WARNING)
+    runner: Callable[..., Any]
     try:
         import uvloop
         runner = uvloop.run

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from skydns_common import msg
 from .config import Config
-# the record data types are re-exported: callers use ``answer.RR``, ``answer.A`` ...
-from .dnsdata import (A, AAAA, ANY, CH, CNAME, DNSKEY, FORMERR, IN, MX, NOERROR, NOTIMP, NS,  # noqa: F401
-                      NXDOMAIN, OPT, PTR, REFUSED, RR, SERVFAIL, SOA, SRV, TXT, External, Question, Reply)
-from .rrsets import (Lookup, cname_records, dedup, exists, group, mx_records, ns_records,  # noqa: F401
-                     parts_of, soa, split_txt, srv_records, txt_record, types_at)
+from .dnsdata import (A, AAAA, ANY, CH, CNAME, DNSKEY, IN, MX, NOERROR, NS, NXDOMAIN, PTR, REFUSED, RR, SERVFAIL,
+                      SOA, SRV, TXT, External, Question, Reply)
+from .rrsets import (Lookup, cname_records, dedup, mx_records, ns_records, parts_of, soa, srv_records,
+                     txt_record)
 from .store import Store
 
 

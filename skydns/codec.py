@@ -11,8 +11,10 @@ to dnslib, which stays the reference for everything else.
 
 from __future__ import annotations
 
-import socket
+import functools
+import ipaddress
 import struct
+from typing import Any, Sequence
 
 from . import dnsdata as dd
 from skydns_common import msg
@@ -24,7 +26,20 @@ _PTR = struct.Struct("!H")
 _SOA = struct.Struct("!IIIII")
 
 
-def parse_question(data: bytes):
+@functools.lru_cache(maxsize=8192)
+def _packed(ip: str) -> bytes:
+    """An address's 4 or 16 bytes; through ipaddress (this module stays free
+    of sockets) and kept, as the same addresses are written again and again."""
+    return ipaddress.ip_address(ip).packed
+
+
+#: an OPT record's (UDP size, DO bit, (code, data) options)
+Opt = tuple[int, bool, tuple[tuple[int, bytes], ...]]
+#: (id, flags, name, qtype, qclass, opt, raw question section)
+Parsed = tuple[int, int, str, int, int, Opt | None, bytes]
+
+
+def parse_question(data: bytes) -> Parsed | None:
     """(id, flags, name, qtype, qclass, opt, raw) of a plain query, opt being
     None or (udp size, DO bit, options) and raw the question section's bytes;
     None when the packet is not plain."""
@@ -53,7 +68,7 @@ def parse_question(data: bytes):
         return None
     qtype, qclass = _TC.unpack_from(data, pos)
     qend = pos + 4
-    opt = None
+    opt: Opt | None = None
     if ar:
         if qend + 11 > end or data[qend] != 0:
             return None
@@ -61,7 +76,7 @@ def parse_question(data: bytes):
         o = qend + 11
         if rtype != dd.OPT or o + rdlen != end:
             return None
-        options = []
+        options: list[tuple[int, bytes]] = []
         while o < end:
             if o + 4 > end:
                 return None
@@ -111,10 +126,10 @@ def _plan(name: str) -> tuple[tuple[str, bytes], ...]:
     return plan
 
 
-_SOAS: dict[tuple, bytes] = {}
+_SOAS: dict[tuple[Any, ...], bytes] = {}
 
 
-def _soa_rdata(d: tuple) -> bytes:
+def _soa_rdata(d: tuple[Any, ...]) -> bytes:
     """An SOA's rdata, its two names uncompressed (allowed, and it is the
     same few bytes in every NXDOMAIN and NODATA of the zone: kept)."""
     rdata = _SOAS.get(d)
@@ -183,11 +198,11 @@ class _Writer:
         if isinstance(d, (bytes, bytearray)):  # rdata already in wire form (DNSSEC records)
             buf += d
         elif t == dd.A:
-            buf += socket.inet_pton(socket.AF_INET, d)
+            buf += _packed(d)
         elif t == dd.SOA:
             buf += _soa_rdata(d)
         elif t == dd.AAAA:
-            buf += socket.inet_pton(socket.AF_INET6, d)
+            buf += _packed(d)
         elif t in (dd.CNAME, dd.NS, dd.PTR):
             self.name(d)
         elif t == dd.MX:
@@ -206,7 +221,8 @@ class _Writer:
         struct.pack_into("!H", buf, start + 8, len(buf) - rd)
 
 
-def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer, authority, additional,
+def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Sequence[dd.RR],
+           authority: Sequence[dd.RR], additional: Sequence[dd.RR],
            opt: tuple[int, bool] | None, question: bytes | None = None) -> bytes:
     """A reply packet; ``flags`` is the full header flags word and
     ``question`` the question section as the client sent it, when known."""

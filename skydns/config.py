@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
+import platform
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from . import __version__
 from skydns_common import goflags, msg
@@ -51,7 +51,7 @@ class Config:
     tcp_idle_timeout: float = 10.0
     workers: int = 0
     worker: bool = False
-    hostname: str = field(default_factory=socket.gethostname)
+    hostname: str = field(default_factory=platform.node)  # gethostname(), without importing socket
 
     @cached_property
     def soa_mbox(self) -> str:
@@ -93,7 +93,7 @@ def merge_etcd(cfg: Config, raw: bytes | str) -> Config:
     obj = json.loads(raw)
     if not isinstance(obj, dict):
         raise ValueError("config is not a JSON object")
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     for key, value in obj.items():
         name = ETCD_KEYS.get(key)
         if name is None:
@@ -152,7 +152,7 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     goflags.add_bool(p, "--serve-stale", d.serve_stale, "answer from expired cache entries when every forwarder fails")
     p.add_argument("--serve-stale-for", type=goflags.duration, default=d.serve_stale_for,
                    help="how long past expiry a cached answer may still be served")
-    goflags.add_bool(p, "--verbose", d.verbose, "log every query")
+    goflags.add_bool(p, "--verbose", d.verbose, "debug logging (queries are not logged)")
     goflags.add_bool(p, "--etcd3", True, "accepted for compatibility: etcd v3 is the only store")
     p.add_argument("--workers", type=int, default=d.workers,
                    help="processes sharing the DNS port (0: one per core this process may use)")

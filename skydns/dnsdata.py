@@ -8,12 +8,16 @@ needs a DNS library's classes to talk to the others.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 # types and classes, by number, as on the wire
 A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, OPT, DNSKEY, ANY = 1, 2, 5, 6, 12, 15, 16, 28, 33, 41, 48, 255
 IN, CH = 1, 3
 NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED = 0, 1, 2, 3, 4, 5
+
+#: (store node, version) pairs: what an answer read, so a cache can tell when it changes
+Deps = list[tuple[Any, int]]
+
 
 class RR(NamedTuple):
     """One resource record; ``data`` is the IP or target name for A, AAAA,
@@ -24,7 +28,7 @@ class RR(NamedTuple):
     name: str
     type: int
     ttl: int
-    data: object
+    data: Any  # its shape follows the type, as above
     cls: int = IN
 
 
@@ -48,7 +52,7 @@ class Reply:
     #: metrics label: auth, recursive, reverse, stub, cache
     system: str = "auth"
     #: (store node, version) pairs this reply was read from; None: not from the store
-    deps: list | None = None
+    deps: Deps | None = None
     #: TTLs that count down (etcd leases): the packet cannot be reused as is
     volatile: bool = False
     #: authenticated data (a signed reply)

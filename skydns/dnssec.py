@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 from collections import OrderedDict
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Iterable
 
 import dns.dnssec
 import dns.exception
@@ -132,7 +132,7 @@ class Signer:
         self.cache[key] = sig
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
-        return sig.to_wire()
+        return sig.to_wire()  # type: ignore[return-value]  # bytes: no file was given
 
     # -- denial -----------------------------------------------------------
 
@@ -142,12 +142,13 @@ class Signer:
     def _label(self, h: int) -> str:
         return base64.b32hexencode((h % (1 << 160)).to_bytes(20, "big")).decode().lower()
 
-    def _nsec3(self, name: str, ttl: int, match: bool, types: set[int] = frozenset()) -> dd.RR:
+    def _nsec3(self, name: str, ttl: int, match: bool, types: Iterable[int] = frozenset()) -> dd.RR:
         """An NSEC3 that matches ``name`` (owner = its hash) or covers it
         (owner just below its hash, next just above)."""
         h = self._hash(name)
         owner, nxt = (h, h + 1) if match else (h - 1, h + 1)
-        bitmap = " ".join(dns.rdatatype.to_text(t) for t in sorted(set(types) | ({46} if match else set())))
+        bitmap = " ".join(dns.rdatatype.to_text(t)  # type: ignore[arg-type]  # dnspython takes ints too
+                          for t in sorted(set(types) | ({46} if match else set())))
         rd = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NSEC3,
                                  f"1 0 0 - {self._label(nxt).upper()} {bitmap}".strip())
         return dd.RR(f"{self._label(owner)}.{self.zone}", 50, ttl, rd.to_wire())  # 50: NSEC3
@@ -188,11 +189,11 @@ def _key_fields(line: str):
 def _rdata(rr: dd.RR):
     t, d = rr.type, rr.data
     if isinstance(d, (bytes, bytearray)):
-        return dns.rdata.from_wire(dns.rdataclass.IN, t, d, 0, len(d))
+        return dns.rdata.from_wire(dns.rdataclass.IN, t, d, 0, len(d))  # type: ignore[arg-type]  # ints do
     if t in (dd.A, dd.AAAA, dd.CNAME, dd.NS, dd.PTR):
         text = d
     elif t == dd.TXT:
         text = " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in d)
     else:
         text = " ".join(str(x) for x in d)
-    return dns.rdata.from_text(rr.cls, t, text)
+    return dns.rdata.from_text(rr.cls, t, text)  # type: ignore[arg-type]  # ints do

@@ -7,7 +7,7 @@ on (spec section 7).  Each error is counted once, where the reply is made.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import copy
 from bisect import bisect_left
@@ -118,7 +118,7 @@ class Metrics:
         ns = env.get("PROMETHEUS_NAMESPACE", "skydns")
         sub = env.get("PROMETHEUS_SUBSYSTEM", "skydns")
         self.registry = CollectorRegistry()
-        kw = dict(namespace=ns, subsystem=sub, registry=self.registry)
+        kw: dict[str, Any] = dict(namespace=ns, subsystem=sub, registry=self.registry)
         self.hot = _Hot("_".join(x for x in (ns, sub) if x) + "_")
         self.registry.register(self.hot)
         self.cachemiss = Counter("dns_cachemiss_count", "Cache misses.", ["cache"], **kw)

@@ -18,13 +18,13 @@ asked all the time (see :class:`_Table`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from typing import Callable
 
 from .codec import AFTER_ID, ID
 from .config import Config
+from .rrsets import next_serial_at
 from .store import Store
 
 
@@ -120,6 +120,6 @@ class PacketCache:
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
-        expires = (math.floor(self.clock() / 3600) + 1) * 3600 if (has_soa or signed) else 0
+        expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
         self.tables[tcp].add(data[AFTER_ID], Entry(tails, tuple(deps), store.generation, store.epoch, config,
                                                    expires))

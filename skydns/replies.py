@@ -63,7 +63,7 @@ class Replies:
             # an SOA (whose serial is the hour) is in the authority section
             # of NXDOMAIN/NODATA, or answers a question for SOA
             has_soa = bool(reply.authority) or query.question.type == SOA
-            self.packets.put(data, tcp, [p[AFTER_ID] for p in packets], reply.deps, self.state.store, cfg,
+            self.packets.put(data, tcp, [p[AFTER_ID] for p in packets], reply.deps or [], self.state.store, cfg,
                              has_soa, signed)
             out = packets[0]
         else:

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from skydns_common import msg
 from .config import Config
-from .dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, External
+from .dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, Deps, External
 from .store import Leaf, Store
 
 MAX_CHAIN = 8
@@ -27,23 +27,30 @@ def exists(store: Store, name: str) -> bool:
         return False
 
 
+def leaf_types(s: msg.Service) -> set[int]:
+    """The question types one leaf answers: its address or CNAME, SRV for
+    any host (port 0 included), MX when it is mail, TXT when it has text."""
+    out: set[int] = set()
+    if s.host:
+        ip = msg.address(s.host)
+        out.add(CNAME if ip is None else A if ip[0] == 4 else AAAA)
+        out.add(SRV)
+    if s.mail:
+        out.add(MX)
+    if s.text:
+        out.add(TXT)
+    return out
+
+
 def types_at(store: Store, name: str) -> set[int]:
     """The question types ``name`` has an answer for (for NSEC3 bitmaps)."""
     try:
         leaves = group(store.find(parts_of(name)) or [])
     except msg.RecordError:
         return set()
-    out = set()
+    out: set[int] = set()
     for leaf in leaves:
-        s = leaf.service
-        ip = msg.address(s.host) if s.host else None
-        if s.host:
-            out.add(CNAME if ip is None else A if ip[0] == 4 else AAAA)
-            out.add(SRV)
-        if s.mail:
-            out.add(MX)
-        if s.text:
-            out.add(TXT)
+        out |= leaf_types(leaf.service)
     if CNAME in out and len(out - {CNAME, SRV}) > 0:
         out.discard(CNAME)  # names with addresses are not followed as CNAMEs
     return out
@@ -55,7 +62,7 @@ class Lookup:
     def __init__(self, store: Store, cfg: Config, now: float, external: External) -> None:
         self.store, self.cfg, self.now, self.external = store, cfg, now, external
         self.needs: set[tuple[str, int]] = set()
-        self.deps: list = []
+        self.deps: Deps = []
         self.volatile = False
         self._found: dict[str, list[Leaf] | None] = {}
 
@@ -164,9 +171,22 @@ def group(leaves: list[Leaf]) -> list[Leaf]:
     return [lf for lf in leaves if lf.service.group in ("", g)]
 
 
+#: the SOA serial moves once an hour (as the Go skydns had it)
+SERIAL_PERIOD = 3600
+
+
+def serial(now: float) -> int:
+    """The SOA serial at ``now``: the hour, in seconds since the epoch."""
+    return int(now) // SERIAL_PERIOD * SERIAL_PERIOD & 0xFFFFFFFF
+
+
+def next_serial_at(now: float) -> int:
+    """When the serial next moves: a reply holding an SOA is stale from then."""
+    return (int(now) // SERIAL_PERIOD + 1) * SERIAL_PERIOD
+
+
 def soa(cfg: Config, now: float, owner: str, ttl: int) -> RR:
-    serial = int(now) // 3600 * 3600
-    return RR(owner, SOA, ttl, (cfg.ns_name, cfg.soa_mbox, serial & 0xFFFFFFFF, 28800, 7200, 604800, cfg.min_ttl))
+    return RR(owner, SOA, ttl, (cfg.ns_name, cfg.soa_mbox, serial(now), 28800, 7200, 604800, cfg.min_ttl))
 
 
 def ns_records(owner: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
@@ -221,7 +241,9 @@ def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR
     for leaf in leaves:
         p = ctx.priority(leaf)
         totals[p] = totals.get(p, 0) + (leaf.service.weight or 100)
-    records, extra, seen = [], [], set()
+    records: list[RR] = []
+    extra: list[RR] = []
+    seen: set[str] = set()
     for leaf in leaves:
         s = leaf.service
         p = ctx.priority(leaf)
@@ -236,7 +258,9 @@ def srv_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR
 
 
 def mx_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]]:
-    records, extra, seen = [], [], set()
+    records: list[RR] = []
+    extra: list[RR] = []
+    seen: set[str] = set()
     for leaf in ctx.services(lookup):
         s = leaf.service
         if not s.mail:
@@ -249,7 +273,7 @@ def mx_records(owner: str, lookup: str, ctx: Lookup) -> tuple[list[RR], list[RR]
     return records, extra
 
 
-def _glue(ctx: Lookup, target: str, ip, ttl: int, seen: set[str]) -> list[RR]:
+def _glue(ctx: Lookup, target: str, ip: tuple[int, str] | None, ttl: int, seen: set[str]) -> list[RR]:
     """Additional records for an SRV/MX target: the leaf's own address when
     the target was made from its key, else (once per target) the addresses
     the zone has for that name."""

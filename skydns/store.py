@@ -16,13 +16,16 @@ from __future__ import annotations
 import gc
 import hashlib
 from types import MappingProxyType
-from typing import Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 
 from skydns_common import msg
 from skydns_common.bulk import without_gc
 
+from .dnsdata import Deps
 
-_NO_CHILDREN: Mapping = MappingProxyType({})
+
+#: the shared empty children of a leaf node (read-only; a node gets a dict of its own)
+_NO_CHILDREN: Any = MappingProxyType({})
 
 
 class Leaf:
@@ -56,7 +59,7 @@ class Node:
     __slots__ = ("children", "leaf", "version")
 
     def __init__(self) -> None:
-        self.children: Mapping[str, Node] = _NO_CHILDREN  # a dict once it has any (saves memory)
+        self.children: dict[str, Node] = _NO_CHILDREN  # a dict once it has any (saves memory)
         self.leaf: Leaf | None = None
         self.version = 0
 
@@ -128,7 +131,7 @@ class Store:
     def set_expiry(self, key: str, expires: float | None) -> None:
         parts = self._labels(key)
         path = self._walk(parts) if parts else None
-        if path is not None and len(path) > len(parts) and path[-1].leaf is not None:
+        if path is not None and parts and len(path) > len(parts) and path[-1].leaf is not None:
             leaf = path[-1].leaf
             path[-1].leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
             _touch(path)
@@ -160,10 +163,10 @@ class Store:
                     children = node.children = {}
                 child = children[label] = Node()
             node = child
-            if touch:
+            if path is not None:
                 path.append(node)
         node.leaf = Leaf(key, service, len(parts), expires)
-        if touch:
+        if path is not None:
             _touch(path)
         return None
 
@@ -211,7 +214,7 @@ class Store:
 
     # -- reading --------------------------------------------------------
 
-    def find(self, parts: list[str], deps: list | None = None) -> list[Leaf] | None:
+    def find(self, parts: list[str], deps: Deps | None = None) -> list[Leaf] | None:
         """The leaves at or below a name (labels in key order; ``*``/``any``
         match one label), sorted by key.  ``None`` when no key exists there:
         the name does not exist.  ``deps`` collects (node, version) pairs
@@ -243,7 +246,7 @@ class Store:
                 return None
         return [leaf for n in frontier for leaf in n.leaves()]
 
-    def exact(self, parts: list[str], deps: list | None = None) -> tuple[bool, Leaf | None]:
+    def exact(self, parts: list[str], deps: Deps | None = None) -> tuple[bool, Leaf | None]:
         """(whether the name exists, the leaf at exactly that key)."""
         node, found = self._descend(parts)
         if deps is not None:

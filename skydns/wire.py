@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from dnslib import DNSHeader, DNSLabel, DNSQuestion, DNSRecord, EDNS0, QTYPE
 
@@ -85,7 +86,8 @@ def parse_query(data: bytes) -> Query:
         name = _name(q.qname)
     except Exception:  # noqa: BLE001
         raise Malformed("question name is not text", header_reply(data, dd.FORMERR)) from None
-    edns, size, do, options = False, UDP_MIN, False, ()
+    options: tuple[tuple[int, bytes], ...] = ()
+    edns, size, do = False, UDP_MIN, False
     opts = [rr for rr in record.ar if rr.rtype == QTYPE.OPT]
     if len(opts) > 1:
         raise Malformed("more than one OPT", header_reply(data, dd.FORMERR))
@@ -166,6 +168,7 @@ def from_packet(data: bytes) -> tuple[int, list[RR]]:
     for rr in record.rr:
         d = rr.rdata
         name = str(rr.rname)
+        data_: Any  # its shape follows the type, as dd.RR's
         if rr.rtype in (dd.A, dd.AAAA):
             data_ = str(d)
         elif rr.rtype in (dd.CNAME, dd.NS, dd.PTR):

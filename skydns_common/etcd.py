@@ -117,6 +117,9 @@ class Endpoints:
 #: index steps: at 197,000 keys pages of 5,000 took 3.5 s and pages of
 #: 20,000 1.0 s (one page of 20,000 kube2sky values is ~2.7 MB of protobuf).
 PAGE = 20_000
+#: operations in one transaction: etcd refuses more than its --max-txn-ops
+#: (128 by default); every writer batches by this
+TXN_OPS = 120
 
 
 async def list_prefix(client: aetcd.Client, prefix: bytes, page: int = PAGE):

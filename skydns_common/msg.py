@@ -10,11 +10,12 @@ global).  See ``shared/spec/records.md`` sections 1-3.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import json.scanner
-import socket
+import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from fnv_hash_fast import fnv1a_32
 
@@ -71,7 +72,7 @@ def parse(raw: bytes | str) -> Service:
         raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
-    kw = {}
+    kw: dict[str, Any] = {}
     for name, v in obj.items():
         spec = _SPEC.get(name)
         if spec is None or v is None:
@@ -85,10 +86,10 @@ def parse(raw: bytes | str) -> Service:
 
 
 #: field -> (Python type as JSON gives it, low, high) for one check per field
-_SPEC = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
+_SPEC: dict[str, tuple[Any, int, int]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
 
 
 def _loads(raw: bytes | str) -> object:
@@ -155,6 +156,33 @@ def dumps(s: Service, *, kube2sky: bool = False) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+#: what every kube2sky value ends with (spec section 4)
+_KUBE2SKY_TAIL = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
+#: a host that JSON writes as it is (an IP or a DNS name)
+_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+#: kube2sky's value for an address with no port, as the legacy layout holds it
+_KUBE2SKY_ADDRESS = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
+
+
+def kube2sky_value(host: str, port: int = 0) -> str:
+    """The value kube2sky writes for a host (and port): ``dumps`` of priority
+    10, weight 10, TTL 30 with ``kube2sky=True``, byte for byte.  An IP or a
+    DNS name needs no JSON escaping, so it is formatted directly: a large
+    first sync makes hundreds of thousands of these."""
+    if _PLAIN.match(host):
+        p = f'"port":{port},' if port else ""
+        h = f'"host":"{host}",' if host else ""
+        return f"{{{h}{p}{_KUBE2SKY_TAIL}"
+    return dumps(Service(host=host, port=port, priority=10, weight=10, ttl=30), kube2sky=True)
+
+
+def is_kube2sky_address(raw: str) -> bool:
+    """Whether a value is exactly kube2sky's for an address with no port:
+    how its leaves are told apart where the key alone cannot tell (the
+    legacy ``D/<ns>/<svc>`` layout)."""
+    return _KUBE2SKY_ADDRESS.match(raw) is not None
+
+
 def fnv1a32(data: bytes) -> int:
     """FNV-1a, 32 bits (Go's hash/fnv New32a), from fnv-hash-fast: in C it
     is ~0.5 us a value where a Python loop over the bytes was ~8 us, which
@@ -216,11 +244,6 @@ def split_key(key: str, head: str) -> list[str] | None:
     return [] if key == head else None
 
 
-def domain_labels(domain: str) -> tuple[str, ...]:
-    """A domain's labels in key order: ``cluster.local.`` -> ``('local', 'cluster')``."""
-    return tuple(reversed(labels(domain)))
-
-
 def matches(question: Sequence[str], key: Sequence[str]) -> bool:
     """Whether a key (labels in key order) answers a question (labels in key
     order, ``*``/``any`` matching one label).  A key deeper than the question
@@ -258,14 +281,61 @@ def in_domain(name: str, domain: str) -> bool:
     return d == "." or n == d or n.endswith("." + d)
 
 
+#: the octets of a dotted quad as inet_pton reads them: 0-255, no leading zeros
+_OCTETS = frozenset(str(i) for i in range(256))
+
+
 def address(host: str) -> tuple[int, str] | None:
     """(4 or 6, the address as text) when ``host`` is an IP address, else
-    None (the host is a name).  Strict, as Go's net.ParseIP: dotted quads
-    without leading zeros, IPv6 without a zone."""
-    try:
-        if ":" in host:
-            return 6, socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
-        socket.inet_pton(socket.AF_INET, host)
-        return 4, host
-    except (OSError, ValueError):
+    None (the host is a name): the one test of "is this an IP" for the
+    programs and the tool.  Strict, as Go's net.ParseIP and inet_pton:
+    dotted quads without leading zeros, IPv6 without a zone, written back
+    in inet_ntop's form.  Pure (no socket module): a set of the 256 octets for
+    the common IPv4 case, ipaddress for IPv6."""
+    quad = host.split(".")
+    if len(quad) == 4:
+        a, b, c, d = quad
+        if a in _OCTETS and b in _OCTETS and c in _OCTETS and d in _OCTETS:
+            return 4, host
+    if ":" not in host:
         return None
+    if "%" in host:
+        return None  # ipaddress takes a zone; inet_pton does not
+    try:
+        packed = ipaddress.IPv6Address(host).packed
+    except ValueError:
+        return None
+    return 6, _ntop6(packed)
+
+
+def _ntop6(packed: bytes) -> str:
+    """IPv6 text as glibc's inet_ntop writes it: the first longest run of two
+    or more zero groups as ``::``, and an IPv4-compatible or -mapped address
+    with a dotted tail."""
+    words = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    best, best_len, run, run_len = -1, 0, -1, 0
+    for i, w in enumerate(words + [1]):  # a sentinel closes a trailing run
+        if w == 0:
+            if run < 0:
+                run, run_len = i, 0
+            run_len += 1
+        elif run >= 0:
+            if run_len > best_len:
+                best, best_len = run, run_len
+            run = -1
+    if best_len < 2:
+        best = -1
+    out = ""
+    for i, w in enumerate(words):
+        if best >= 0 and best <= i < best + best_len:
+            if i == best:
+                out += ":"
+            continue
+        if i:
+            out += ":"
+        if i == 6 and best == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
+            return out + ".".join(str(b) for b in packed[12:])
+        out += format(w, "x")
+    if best >= 0 and best + best_len == 8:
+        out += ":"
+    return out

@@ -23,10 +23,6 @@ from skydns_common import goflags
 from . import commands
 
 
-class CtlError(Exception):
-    """Bad input: one line, exit status 2."""
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="skydnsctl", description="inspect, edit and migrate skydns records in etcd")
     p.add_argument("--machines", default=os.environ.get("ETCD_MACHINES", "http://127.0.0.1:2379"),
@@ -95,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(goflags.normalise(argv))
     try:
         return asyncio.run(commands.run(args))
-    except (CtlError, ValueError) as exc:
+    except ValueError as exc:
         print(f"skydnsctl: {exc}", file=sys.stderr)
         return 2
     except (ConnectionError, OSError, aetcd.exceptions.ClientError) as exc:

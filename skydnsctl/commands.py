@@ -18,6 +18,7 @@ from urllib.parse import quote
 from kube2sky.records import Options as K2SOptions, unit_of
 
 from skydns import config as config_mod
+from skydns.store import Store
 from skydns_common import hosts as hosts_mod, msg
 from . import diff as diff_mod, export, records, v2
 from .store import Etcd, from_args
@@ -88,7 +89,7 @@ async def add(etcd: Etcd, cfg, args) -> int:
     host = args.host
     if not host and not args.text:
         raise ValueError("give a HOST (an IP or a name) or --text")
-    if host and not records.ip_version(host):
+    if host and msg.address(host) is None:
         _name(host)
     fields = dict(host=host, port=args.port, priority=args.priority, weight=args.weight, ttl=args.ttl,
                   text=args.text, mail=args.mail)
@@ -213,10 +214,10 @@ async def export_(etcd: Etcd, cfg, args) -> int:
         sys.stdout.write(export.corefile(cfg.domain, etcd.prefix, etcd.endpoints.urls, cfg.nameservers,
                                          cfg.rcache_ttl))
         return 0
-    rows, _ = records.rows(await etcd.tree(), etcd.prefix, cfg.ttl)
-    if args.format == "hosts":
-        sys.stdout.write(export.hosts(rows))
-    else:
-        serial = int(time.time()) // 3600 * 3600
-        sys.stdout.write(export.zone(rows, cfg.domain, serial, cfg.soa_mbox, cfg.min_ttl, cfg.priority))
+    tree = await etcd.tree()
+    rows, _ = records.rows(tree, etcd.prefix, cfg.ttl)
+    store = Store(etcd.prefix)
+    store.replace(tree.items(), 0)  # the server's index, so the answers are the server's
+    write = export.hosts if args.format == "hosts" else export.zone
+    sys.stdout.write(write(store, [r.name for r in rows], cfg, time.time()))
     return 0

@@ -1,24 +1,52 @@
 """The tree as a hosts file, a BIND zone file or a CoreDNS Corefile.
 
-Pure: rows in, text out.  The zone follows skydns's answer rules (SRV
-weights shared out per priority, an IP target named after its leaf with the
-address as glue); the Corefile serves the same etcd prefix with CoreDNS's
-etcd plugin, so a cluster can move to CoreDNS without moving its data.
+Pure: a store in, text out.  Hosts and zone ask the server's own answer
+logic (:func:`skydns.answer.answer`) the questions a client would, so they
+list what skydns answers (SRV weights shared out per priority, an IP target
+named after its leaf with its address as glue, groups, CNAME rules) and
+never a rule of their own.  The Corefile serves the same etcd prefix with
+CoreDNS's etcd plugin, so a cluster can move to CoreDNS without moving its
+data.
 """
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
 from typing import Iterable
 
+from skydns.answer import answer
+from skydns.config import Config
+from skydns.dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, Question
+from skydns.rrsets import types_at
+from skydns.store import Store
 from skydns_common import msg
-from .records import Row, ip_version
+
+_TYPE_NAMES = {A: "A", AAAA: "AAAA", CNAME: "CNAME", MX: "MX", NS: "NS", SOA: "SOA", SRV: "SRV", TXT: "TXT"}
+#: stands for whatever a name outside the zone resolves to: never the lowest TTL
+_OUTSIDE_TTL = 0xFFFFFFFF
 
 
-def hosts(rows: Iterable[Row]) -> str:
-    lines = sorted({(r.host, r.name.rstrip(".")) for r in rows if r.service.host and ip_version(r.service.host)})
-    return "".join(f"{ip}\t{name}\n" for ip, name in lines)
+def records(q: Question, store: Store, cfg: Config, now: float) -> list[RR]:
+    """What the server answers for ``q`` with ``q.name`` as owner, and the
+    additional records (glue) it sends along.  A CNAME chain that leaves the
+    zone is completed as the server completes it, with the outside name
+    taken to resolve: the CNAME shows, the outside records do not."""
+    reply = answer(q, store, cfg, now)
+    if reply.needs:
+        outside = {need: [RR(need[0], need[1], _OUTSIDE_TTL, "")] for need in reply.needs}
+        reply = answer(q, store, cfg, now, outside)
+    owner = q.name.lower()
+    return [rr for rr in reply.answer if rr.name.lower() == owner] + reply.additional
+
+
+def hosts(store: Store, names: Iterable[str], cfg: Config, now: float) -> str:
+    """``IP<tab>name`` for each address the server answers for ``names``."""
+    lines = set()
+    for name in names:
+        for t in (A, AAAA):
+            for rr in records(Question(name, t), store, cfg, now):
+                if rr.type == t and rr.name.lower() == name.lower():
+                    lines.add((rr.data, name.rstrip(".")))
+    return "".join(f"{ip}\t{name}\n" for ip, name in sorted(lines))
 
 
 def _rel(name: str, origin: str) -> str:
@@ -27,44 +55,33 @@ def _rel(name: str, origin: str) -> str:
     return name[: -len(origin) - 1] if name.endswith("." + origin) else name
 
 
-def zone(rows: Iterable[Row], domain: str, serial: int, mbox: str, min_ttl: int = 60, priority: int = 10) -> str:
-    domain = msg.fqdn(domain.lower())
-    rows = [r for r in rows if msg.in_domain(r.name, domain)]
-    out = [f"$ORIGIN {domain}", f"@\t3600\tIN\tSOA\tns.dns.{domain} {mbox} {serial} 28800 7200 604800 {min_ttl}"]
-    recs: set[tuple[str, int, str, str]] = set()
-    ns_base = "ns.dns." + domain
-    totals: dict[tuple[str, int], int] = defaultdict(int)
-    for r in rows:
-        if "SRV" in r.types:
-            totals[(r.name, r.service.priority or priority)] += r.service.weight or 100
-    for r in rows:
-        s, ttl = r.service, r.ttl
-        v = ip_version(s.host) if s.host else 0
-        leaf = msg.name_of(r.key, r.key.split("/")[1])
-        if msg.in_domain(r.name, ns_base) and v:
-            recs.add((domain, ttl, "NS", leaf))
-            recs.add((leaf, ttl, "A" if v == 4 else "AAAA", s.host))
-            continue
-        if v:
-            recs.add((r.name, ttl, "A" if v == 4 else "AAAA", s.host))
-        elif s.host:
-            recs.add((r.name, ttl, "CNAME", msg.fqdn(s.host)))
-        if "SRV" in r.types:
-            p = s.priority or priority
-            weight = math.floor(100.0 / totals[(r.name, p)] * (s.weight or 100))
-            target = msg.target_strip(leaf if v else msg.fqdn(s.host), s.targetstrip)
-            recs.add((r.name, ttl, "SRV", f"{p} {weight} {s.port} {target}"))
-            if v and target != r.name:
-                recs.add((target, ttl, "A" if v == 4 else "AAAA", s.host))
-        if s.mail:
-            recs.add((r.name, ttl, "MX", f"{s.priority or priority} {leaf if v else msg.fqdn(s.host)}"))
-        if s.text:
-            recs.add((r.name, ttl, "TXT", '"' + s.text.replace("\\", "\\\\").replace('"', '\\"') + '"'))
-    # a name with addresses cannot also be a CNAME (skydns does not follow it either)
-    addressed = {n for n, _, t, _ in recs if t in ("A", "AAAA")}
-    for n, ttl, t, data in sorted(recs):
-        if t == "CNAME" and n in addressed:
-            continue
+def _rdata(rr: RR) -> str:
+    """Record data in zone-file form (TXT strings quoted and escaped)."""
+    d = rr.data
+    if isinstance(d, tuple):
+        if rr.type == TXT:
+            return " ".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in d)
+        return " ".join(str(x) for x in d)
+    return str(d)
+
+
+def zone(store: Store, names: Iterable[str], cfg: Config, now: float) -> str:
+    """A BIND zone: the apex's SOA and NS, then for every name in ``names``
+    (those inside the domain) what the server answers for each type it has
+    (:func:`skydns.rrsets.types_at`; a CNAME is asked as the A question
+    that the server answers with it)."""
+    domain = cfg.domain
+    (soa,) = answer(Question(domain, SOA), store, cfg, now).answer
+    out = [f"$ORIGIN {domain}", f"@\t{soa.ttl}\tIN\tSOA\t{_rdata(soa)}"]
+    questions = [Question(domain, NS)]
+    for name in sorted({n.lower() for n in names if msg.in_domain(n, domain)}):
+        questions += [Question(name, t) for t in sorted({A if t == CNAME else t for t in types_at(store, name)})]
+    lines = set()
+    for q in questions:
+        for rr in records(q, store, cfg, now):
+            if rr.type != SOA and msg.in_domain(rr.name, domain):
+                lines.add((rr.name.lower(), rr.ttl, _TYPE_NAMES[rr.type], _rdata(rr)))
+    for n, ttl, t, data in sorted(lines):
         out.append(f"{_rel(n, domain)}\t{ttl}\tIN\t{t}\t{data}")
     return "\n".join(out) + "\n"
 

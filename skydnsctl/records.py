@@ -3,20 +3,25 @@ name users ask for it; the layout migration plan (hosts files are
 skydns_common.hosts's, shared with kube2sky).
 
 Nothing here touches etcd: the commands read the prefix once into a
-``key -> value`` map and hand it to these functions.
+``key -> value`` map and hand it to these functions.  The rules come from
+their one home: what a leaf answers from the server's :mod:`skydns.rrsets`,
+the kube2sky layout from :mod:`kube2sky.records`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
+from kube2sky import records as k2s
+from skydns.dnsdata import A, AAAA, CNAME, MX, SRV, TXT
+from skydns.rrsets import leaf_types
 from skydns_common import msg
 
 _HEX = re.compile(r"^[0-9a-f]{1,8}$")
-_LEGACY_VALUE = re.compile(r'^\{"host":"[0-9a-fA-F.:]+","priority":10,"weight":10,"ttl":30,"targetstrip":0\}$')
+#: the order ls lists the types a leaf answers in
+_TYPE_NAMES = ((A, "A"), (AAAA, "AAAA"), (CNAME, "CNAME"), (SRV, "SRV"), (MX, "MX"), (TXT, "TXT"))
 
 
 @dataclass(frozen=True)
@@ -30,26 +35,10 @@ class Row:
     service: msg.Service
 
 
-def ip_version(host: str) -> int:
-    try:
-        return ipaddress.ip_address(host).version
-    except ValueError:
-        return 0
-
-
 def answers(s: msg.Service) -> list[str]:
-    """The question types a leaf answers."""
-    out = []
-    if s.host:
-        v = ip_version(s.host)
-        out.append({4: "A", 6: "AAAA"}.get(v, "CNAME"))
-        if s.port or v == 0:
-            out.append("SRV")
-        if s.mail:
-            out.append("MX")
-    if s.text:
-        out.append("TXT")
-    return out
+    """The names of the question types a leaf answers, as the server has it."""
+    types = leaf_types(s)
+    return [name for t, name in _TYPE_NAMES if t in types]
 
 
 def owner(key: str, value: str | bytes, prefix: str) -> str:
@@ -105,13 +94,16 @@ def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
     svc: dict[tuple[str, str], dict[str, str]] = {}
     legacy: dict[tuple[str, str], tuple[str, str]] = {}
     for key, raw in tree.items():
-        if not key.startswith(base + "/"):
+        place = k2s.layout(key, base)
+        if place is None:
             continue
-        parts = key[len(base) + 1:].split("/")
+        kind, parts = place
         value = raw.decode(errors="replace")
-        if parts[0] == "svc" and len(parts) == 4 and _LEGACY_VALUE.match(value):
-            svc.setdefault((parts[1], parts[2]), {})[key] = value
-        elif len(parts) == 2 and parts[0] not in ("svc", "pod", "dns") and _LEGACY_VALUE.match(value):
+        if not msg.is_kube2sky_address(value):
+            continue
+        if kind == "svc" and len(parts) == 3:
+            svc.setdefault((parts[0], parts[1]), {})[key] = value
+        elif kind == "legacy" and len(parts) == 2:
             legacy[(parts[0], parts[1])] = (key, value)
     moves: dict[tuple[str, str], Move] = {}
 
@@ -120,7 +112,7 @@ def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
 
     if to in ("svc", "both"):
         for (ns, name), (key, value) in legacy.items():
-            target = f"{base}/svc/{ns}/{name}/{msg.hash_label(value)}"
+            target = f"{k2s.service_key(base, ns, name)}/{msg.hash_label(value)}"
             if tree.get(target, b"").decode(errors="replace") != value:
                 move((ns, name)).puts[target] = value
             if to == "svc":
@@ -130,7 +122,7 @@ def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
             if len(leaves) != 1:
                 continue  # several addresses cannot become one legacy leaf
             (value,) = leaves.values()
-            target = f"{base}/{ns}/{name}"
+            target = k2s.legacy_key(base, ns, name)
             if tree.get(target, b"").decode(errors="replace") != value:
                 move((ns, name)).puts[target] = value
             if to == "legacy":

@@ -1,20 +1,18 @@
 """etcd access for skydnsctl: read the prefix, write in transactions.
 
 Every command reads what it needs in one range read and writes in
-transactions of at most ``BATCH`` operations (etcd's default limit is
+transactions of at most ``TXN_OPS`` operations (etcd's default limit is
 128), so a validation failure writes nothing and a change to one name is
 never half-applied.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 import aetcd
 
-from skydns_common.etcd import Endpoints, Tls
-
-BATCH = 100
+from skydns_common.etcd import TXN_OPS, Endpoints, Tls
 
 
 def from_args(args) -> "Etcd":
@@ -26,7 +24,7 @@ class Etcd:
     def __init__(self, machines: Iterable[str], prefix: str, tls: Tls | None = None) -> None:
         self.endpoints = Endpoints(list(machines), tls)
         self.prefix = prefix.strip("/")
-        self.client: aetcd.Client | None = None
+        self.client: Any = None  # an aetcd.Client inside `async with`
 
     async def __aenter__(self) -> "Etcd":
         last = None
@@ -56,10 +54,10 @@ class Etcd:
         got = await self.client.get(key.encode())
         return None if got is None else got.value
 
-    async def apply(self, puts: dict[str, str | bytes], deletes: Iterable[str] = (), lease=None) -> None:
+    async def apply(self, puts: Mapping[str, str | bytes], deletes: Iterable[str] = (), lease: Any = None) -> None:
         c = self.client
         ops = [c.transactions.put(k.encode(), v if isinstance(v, bytes) else v.encode(), lease=lease)
                for k, v in puts.items()]
         ops += [c.transactions.delete(k.encode()) for k in deletes]
-        for i in range(0, len(ops), BATCH):
-            await c.transaction(compare=[], success=ops[i:i + BATCH], failure=[])
+        for i in range(0, len(ops), TXN_OPS):
+            await c.transaction(compare=[], success=ops[i:i + TXN_OPS], failure=[])

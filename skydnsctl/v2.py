@@ -15,7 +15,9 @@ import urllib.error
 import urllib.request
 from collections import Counter
 
-from .store import BATCH, Etcd
+from skydns_common.etcd import TXN_OPS
+
+from .store import Etcd
 
 
 def leaves(node: dict, out: list, empty: list) -> None:
@@ -40,7 +42,8 @@ def read_v2(url: str, prefix: str) -> tuple[list, list]:
         raise ConnectionError(f"etcd v2 API at {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ConnectionError(f"cannot read the v2 API at {url}: {getattr(exc, 'reason', exc)}") from None
-    out, empty = [], []
+    out: list[tuple[str, str, int | None]] = []
+    empty: list[str] = []
     leaves(body.get("node") or {}, out, empty)
     return out, empty
 
@@ -80,15 +83,15 @@ async def run(etcd: Etcd, args) -> int:
     progress = Progress(len(plain) + sum(len(v) for v in by_ttl.values()), args.progress)
     if not args.dry_run:
         batch = list(plain.items())
-        for i in range(0, len(batch), BATCH):
-            await etcd.apply(dict(batch[i:i + BATCH]))
-            progress.step(len(batch[i:i + BATCH]))
+        for i in range(0, len(batch), TXN_OPS):
+            await etcd.apply(dict(batch[i:i + TXN_OPS]))
+            progress.step(len(batch[i:i + TXN_OPS]))
         for ttl, keys in sorted(by_ttl.items()):
             lease = await etcd.client.lease(ttl)
             batch = list(keys.items())
-            for i in range(0, len(batch), BATCH):
-                await etcd.apply(dict(batch[i:i + BATCH]), lease=lease)
-                progress.step(len(batch[i:i + BATCH]))
+            for i in range(0, len(batch), TXN_OPS):
+                await etcd.apply(dict(batch[i:i + TXN_OPS]), lease=lease)
+                progress.step(len(batch[i:i + TXN_OPS]))
     verb = "would copy" if args.dry_run else "copied"
     leased = sum(len(v) for v in by_ttl.values())
     print(f"{verb} {counts['copied']} new and {counts['updated']} changed keys from {args.source} "

@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import pytest
 
@@ -24,3 +25,32 @@ def etcd():
     server = Etcd().start()
     yield server
     server.cleanup()
+
+
+#: the tiers of a test that needs more than this process (pyproject registers them)
+TIERS = ("etcd", "process")
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that asks for the etcd fixture says so: ``make unit`` leaves it out."""
+    unmarked = [item.nodeid for item in items if _uses_etcd(item) and not item.get_closest_marker("etcd")]
+    if unmarked:
+        raise pytest.UsageError("these tests use the etcd fixture without the etcd marker: " + ", ".join(unmarked))
+
+
+def _uses_etcd(item) -> bool:
+    """Whether a test asks for the etcd fixture (a parameter of that name is not it)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return "etcd" in item.fixturenames and "etcd" not in params
+
+
+@pytest.fixture(autouse=True)
+def _tier(request, monkeypatch):
+    """In a test with no tier marker, starting a program fails: the fast tier
+    (``make unit``) stays fast only while every test that starts etcd or a
+    process carries ``etcd`` or ``process``."""
+    if not any(request.node.get_closest_marker(m) for m in TIERS):
+        def refuse(self, *args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} starts a process: mark it with one of {TIERS}")
+        monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+    yield

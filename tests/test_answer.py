@@ -7,7 +7,7 @@ additional strings); records print as "name ttl TYPE data".
 
 import pytest
 
-from skydns import answer as ans
+from skydns import answer as ans, dnsdata as dd, rrsets
 from skydns.config import Config, normalise
 from skydns.store import Store
 
@@ -161,7 +161,7 @@ TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "HINFO": 13, "MX": 15
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
 def test_answer(store, case):
     name, qtype, rcode, answer, additional, *authority = case
-    r = ans.answer(ans.Question(name, TYPES[qtype]), store, CFG, NOW)
+    r = ans.answer(dd.Question(name, TYPES[qtype]), store, CFG, NOW)
     assert {0: "NOERROR", 3: "NXDOMAIN"}[r.rcode] == rcode
     assert sorted(show(rr) for rr in r.answer) == sorted(answer)
     assert sorted(show(rr) for rr in r.additional) == sorted(additional)
@@ -179,19 +179,19 @@ OUTSIDE = [
 
 @pytest.mark.parametrize("name,qtype,forward,needs", OUTSIDE)
 def test_outside_the_zone(store, name, qtype, forward, needs):
-    r = ans.answer(ans.Question(name, TYPES[qtype]), store, CFG, NOW)
+    r = ans.answer(dd.Question(name, TYPES[qtype]), store, CFG, NOW)
     assert r.forward is forward
     assert r.needs == needs
 
 
 def test_cname_completed_by_external_answer(store):
-    ext = {("example.org.", 1): [ans.RR("example.org.", 1, 300, "93.184.216.34")]}
-    r = ans.answer(ans.Question("ext" + D, 1), store, CFG, NOW, ext)
+    ext = {("example.org.", 1): [dd.RR("example.org.", 1, 300, "93.184.216.34")]}
+    r = ans.answer(dd.Question("ext" + D, 1), store, CFG, NOW, ext)
     assert [show(rr) for rr in r.answer] == ["ext" + D + " 300 CNAME example.org.", "example.org. 300 A 93.184.216.34"]
 
 
 def test_cname_dropped_when_external_lookup_failed(store):
-    r = ans.answer(ans.Question("ext" + D, 1), store, CFG, NOW, {("example.org.", 1): []})
+    r = ans.answer(dd.Question("ext" + D, 1), store, CFG, NOW, {("example.org.", 1): []})
     assert r.answer == [] and [show(rr) for rr in r.authority] == [SOA_NEG]
 
 
@@ -205,7 +205,7 @@ def test_cname_dropped_when_external_lookup_failed(store):
     ("web" + D, 1, 4, 5, []),
 ])
 def test_special_questions(store, qname, qtype, qclass, rcode, texts):
-    r = ans.answer(ans.Question(qname, qtype, qclass), store, CFG, NOW)
+    r = ans.answer(dd.Question(qname, qtype, qclass), store, CFG, NOW)
     assert r.rcode == rcode
     if texts is not None:
         assert [t for rr in r.answer for t in rr.data] == texts
@@ -214,8 +214,8 @@ def test_special_questions(store, qname, qtype, qclass, rcode, texts):
 
 
 def test_not_synced_is_servfail_never_nxdomain():
-    r = ans.answer(ans.Question("web" + D, 1), Store(), CFG, NOW)
-    assert r.rcode == ans.SERVFAIL
+    r = ans.answer(dd.Question("web" + D, 1), Store(), CFG, NOW)
+    assert r.rcode == dd.SERVFAIL
 
 
 # (value, seconds left on the key's lease or None, the answer's TTL): spec §5
@@ -235,7 +235,7 @@ def test_lease_ttl(value, left, ttl):
     s.replace([("/skydns/local/cluster/l/a", value)], 2)
     if left is not None:
         s.set_expiry("/skydns/local/cluster/l/a", NOW + left)
-    r = ans.answer(ans.Question("l.cluster.local.", 1), s, CFG, NOW)
+    r = ans.answer(dd.Question("l.cluster.local.", 1), s, CFG, NOW)
     assert [rr.ttl for rr in r.answer] == [ttl]
 
 
@@ -244,7 +244,29 @@ def test_cname_chain_limit():
     kvs = [(f"/skydns/local/cluster/c/{i}", f'{{"host":"{i + 1}.c.cluster.local"}}'.encode()) for i in range(12)]
     kvs.append(("/skydns/local/cluster/c/12", b'{"host":"10.0.0.12"}'))
     s.replace(kvs, 2)
-    near = ans.answer(ans.Question("4.c.cluster.local.", 1), s, CFG, NOW)
+    near = ans.answer(dd.Question("4.c.cluster.local.", 1), s, CFG, NOW)
     assert [rr.type for rr in near.answer] == [5] * 8 + [1]
-    far = ans.answer(ans.Question("0.c.cluster.local.", 1), s, CFG, NOW)
+    far = ans.answer(dd.Question("0.c.cluster.local.", 1), s, CFG, NOW)
     assert far.answer == []
+
+
+@pytest.mark.parametrize("name,types", [
+    ("web.default.svc.cluster.local.", {dd.A, dd.SRV}),       # SRV for any host, port 0 included
+    ("web6.default.svc.cluster.local.", {dd.AAAA, dd.SRV}),
+    ("alias.default.svc.cluster.local.", {dd.CNAME, dd.SRV}),
+    ("mx.cluster.local.", {dd.A, dd.MX, dd.SRV}),            # addresses there: no CNAME
+    ("txt.cluster.local.", {dd.TXT}),
+    ("nothere.cluster.local.", set()),
+])
+def test_types_at(store, name, types):
+    assert rrsets.types_at(store, name) == types
+
+
+@pytest.mark.parametrize("now,serial,next_at", [
+    (NOW, 1_800_000_000, 1_800_003_600),
+    (3599.9, 0, 3600),
+    (3600, 3600, 7200),
+])
+def test_soa_serial_is_the_hour(now, serial, next_at):
+    assert rrsets.serial(now) == serial and rrsets.next_serial_at(now) == next_at
+    assert rrsets.soa(CFG, now, "cluster.local.", 60).data[2] == serial

@@ -7,26 +7,26 @@ import dns.rdatatype
 import pytest
 from hypothesis import given, strategies as st
 
-from skydns import answer as ans, codec, wire
+from skydns import codec, dnsdata as dd, wire
 from tests.dnsq import records
 
 RRS = [
-    ans.RR("Web.Example.", ans.A, 30, "10.0.0.1"),
-    ans.RR("web.example.", ans.AAAA, 30, "fd00::1"),
-    ans.RR("alias.example.", ans.CNAME, 60, "web.example."),
-    ans.RR("example.", ans.NS, 60, "ns1.example."),
-    ans.RR("1.0.0.10.in-addr.arpa.", ans.PTR, 60, "web.example."),
-    ans.RR("example.", ans.MX, 60, (10, "mail.example.")),
-    ans.RR("_http._tcp.web.example.", ans.SRV, 60, (10, 50, 80, "web.example.")),
-    ans.RR("t.example.", ans.TXT, 60, ("hello", "x" * 255)),
-    ans.RR("example.", ans.SOA, 60, ("ns.dns.example.", "hostmaster.example.", 1800000000, 28800, 7200, 604800, 60)),
-    ans.RR("version.bind.", ans.TXT, 0, ("skydns",), ans.CH),
+    dd.RR("Web.Example.", dd.A, 30, "10.0.0.1"),
+    dd.RR("web.example.", dd.AAAA, 30, "fd00::1"),
+    dd.RR("alias.example.", dd.CNAME, 60, "web.example."),
+    dd.RR("example.", dd.NS, 60, "ns1.example."),
+    dd.RR("1.0.0.10.in-addr.arpa.", dd.PTR, 60, "web.example."),
+    dd.RR("example.", dd.MX, 60, (10, "mail.example.")),
+    dd.RR("_http._tcp.web.example.", dd.SRV, 60, (10, 50, 80, "web.example.")),
+    dd.RR("t.example.", dd.TXT, 60, ("hello", "x" * 255)),
+    dd.RR("example.", dd.SOA, 60, ("ns.dns.example.", "hostmaster.example.", 1800000000, 28800, 7200, 604800, 60)),
+    dd.RR("version.bind.", dd.TXT, 0, ("skydns",), dd.CH),
 ]
 
 
 @pytest.mark.parametrize("edns", [None, (1232, True), (4096, False)])
 def test_encode_is_read_back_by_dnspython(edns):
-    data = codec.encode(0x1234, 0x8580, "Web.Example.", ans.A, 1, RRS[:3], RRS[8:9], RRS[3:8] + RRS[9:], edns)
+    data = codec.encode(0x1234, 0x8580, "Web.Example.", dd.A, 1, RRS[:3], RRS[8:9], RRS[3:8] + RRS[9:], edns)
     m = dns.message.from_wire(data)
     assert m.id == 0x1234 and m.flags & dns.flags.AA and m.flags & dns.flags.RD
     assert m.question[0].name.to_text() == "Web.Example."
@@ -42,7 +42,7 @@ def test_encode_is_read_back_by_dnspython(edns):
         assert m.edns == -1
 
 
-NAME = st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), min_size=1, max_size=6).map(lambda l: ".".join(l) + ".")
+NAME = st.lists(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), min_size=1, max_size=6).map(lambda parts: ".".join(parts) + ".")
 
 
 @given(NAME, st.sampled_from(["A", "AAAA", "SRV", "TXT", "MX", "PTR"]), st.booleans(), st.booleans(),
@@ -54,7 +54,7 @@ def test_parse_question_agrees_with_dnspython(name, qtype, use_edns, do, size):
     else:
         q = dns.message.make_query(name, qtype)
     parsed = wire.parse_query(q.to_wire())
-    assert parsed.id == q.id and parsed.question == ans.Question(name, dns.rdatatype.from_text(qtype), 1)
+    assert parsed.id == q.id and parsed.question == dd.Question(name, dns.rdatatype.from_text(qtype), 1)
     assert parsed.edns is use_edns
     if use_edns:
         assert parsed.udp_size == size and parsed.do is do and parsed.options == ((65011, b"\x01"),)

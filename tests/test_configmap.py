@@ -19,6 +19,8 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import config_map, service
 from tests.procs import Dnsmasq, Kube2sky, Skydns, wait_until
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "cm"
 D = f"/{P}/local/cluster"
 CONFIG = f"/{P}/config"

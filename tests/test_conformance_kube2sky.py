@@ -14,6 +14,8 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import from_case
 from tests.procs import SHARED, Kube2sky
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 CASES_FILE = SHARED / "conformance" / "kube2sky_cases.json"
 DATA = json.loads(CASES_FILE.read_text())
 CASES = [c for s in DATA["suites"] for c in s["cases"]]

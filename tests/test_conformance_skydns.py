@@ -12,6 +12,8 @@ import pytest
 from tests.dnsq import ask, rcode, records
 from tests.procs import SHARED, Skydns
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 CASES_FILE = SHARED / "conformance" / "skydns_cases.json"
 
 

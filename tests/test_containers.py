@@ -32,6 +32,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+# builds images and starts containers (podman, runc, etcd, skydns, kube2sky, dig)
+pytestmark = [pytest.mark.process, pytest.mark.slow]
+
 REPO = Path(__file__).resolve().parents[1]
 CLIENT = Path(__file__).resolve().parent / "containers" / "client.py"
 LEGACY = REPO / "manifests" / "legacy" / "kube-dns-rc.yaml"

@@ -12,6 +12,8 @@ from tests import etcdkv
 from tests.dnsq import ask, records
 from tests.procs import REPO, Process, Skydns
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "ctl"
 D = f"/{P}/local/cluster"
 
@@ -83,11 +85,12 @@ def test_ls_table_and_json(etcd, tree):
     r = ctl(etcd, "ls", check=0)
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["NAME", "TYPE", "HOST", "PORT", "TTL", "KEY"]
-    assert lines[1].split() == ["nn1.hadoop.cluster.local.", "A", "10.1.1.1", "3600", f"{D}/hadoop/nn1/cc17103d"]
+    # the types are the server's (rrsets.leaf_types): it answers SRV for any host, port 0 included
+    assert lines[1].split() == ["nn1.hadoop.cluster.local.", "A,SRV", "10.1.1.1", "3600", f"{D}/hadoop/nn1/cc17103d"]
     assert lines[2].split()[:4] == ["web.cluster.local.", "A,SRV", "10.0.0.5", "80"]
     assert f"{D}/broken is not a record" in r.stderr
     js = [json.loads(x) for x in ctl(etcd, "ls", "hadoop.cluster.local", "--json", check=0).stdout.splitlines()]
-    assert js == [{"name": "nn1.hadoop.cluster.local.", "type": "A", "host": "10.1.1.1", "port": 0, "ttl": 3600,
+    assert js == [{"name": "nn1.hadoop.cluster.local.", "type": "A,SRV", "host": "10.1.1.1", "port": 0, "ttl": 3600,
                    "key": f"{D}/hadoop/nn1/cc17103d", "value": {"host": "10.1.1.1"}}]
 
 

@@ -18,6 +18,8 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import service
 from tests.procs import REPO, Process, free_port, wait_http
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 MANIFESTS = sorted((REPO / "manifests").rglob("*.yaml"))
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 COMPOSE = REPO / "docker-compose.yml"
@@ -134,7 +136,8 @@ def test_kube2sky_from_file_follows_the_file(etcd, tmp_path):
                              "--healthz-bind-address=127.0.0.1", f"--healthz-port={port}"])
     try:
         wait_http(f"http://127.0.0.1:{port}/readiness", 30, k.proc)
-        keys = lambda: sorted(etcdkv.dump(etcd.url, "/fromfile/local/cluster/svc/default/db/"))
+        def keys():
+            return sorted(etcdkv.dump(etcd.url, "/fromfile/local/cluster/svc/default/db/"))
         assert keys() == ["/fromfile/local/cluster/svc/default/db/_tcp/_pg/db-0",
                           "/fromfile/local/cluster/svc/default/db/_tcp/_pg/db-1",
                           "/fromfile/local/cluster/svc/default/db/db-0",

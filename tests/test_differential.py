@@ -24,7 +24,6 @@ from skydns.handler import Handler, State
 from skydns.metrics import Metrics
 from skydns.store import Store
 from skydns_common import msg
-from tests.procs import SHARED
 from tests.test_conformance_skydns import DATA, etcd_config
 
 pytestmark = pytest.mark.slow

@@ -20,6 +20,8 @@ import pytest
 from tests import etcdkv
 from tests.procs import REPO, Skydns
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 ZONE = "cluster.local."
 P = "sec2"
 D = f"/{P}/local/cluster"

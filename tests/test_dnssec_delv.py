@@ -15,6 +15,8 @@ from tests import etcdkv
 from tests.procs import Skydns
 from tests.test_dnssec import keygen
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 ZONE = "cluster.local."
 P = "delv"
 D = f"/{P}/local/cluster"

@@ -6,6 +6,8 @@ import pytest
 
 from skydns_common.etcd import list_prefix
 
+pytestmark = [pytest.mark.etcd]
+
 
 async def test_put_and_read_back(etcd):
     port = int(etcd.url.rsplit(":", 1)[1])

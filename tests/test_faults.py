@@ -50,6 +50,8 @@ def _udp(port, name, qtype, payload):
 AMPLIFICATION = [("SRV", 65535), ("A", 65535), ("SRV", 4096), ("A", 1232), ("SRV", 512)]
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 @pytest.mark.parametrize("qtype,payload", AMPLIFICATION, ids=[f"{t}-{p}" for t, p in AMPLIFICATION])
 def test_udp_reply_never_exceeds_what_we_advertise(big_zone, qtype, payload):
     asked, raw, reply = _udp(big_zone.port, "cluster.local.", qtype, payload)
@@ -91,6 +93,9 @@ def test_a_relayed_reply_is_cut_to_what_we_advertise():
     assert len(out) == 12 and out[:2] == junk[:2] and out[2] & 0x02
 
 
+@pytest.mark.etcd
+@pytest.mark.process
+@pytest.mark.slow
 def test_hung_etcd_is_noticed_and_answers_go_on(etcd):
     """A relay between skydns and etcd stops moving bytes without closing:
     not ready within 10 s, every answer still right, caught up soon after."""
@@ -126,6 +131,8 @@ def test_hung_etcd_is_noticed_and_answers_go_on(etcd):
     assert asked > 200 and load.failed == 0, (asked, load.failures[:5])
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_a_watch_that_stops_delivering_is_restarted(etcd):
     """etcd is fine but the watch stream delivers nothing (a stuck stream):
     the mirror's own deadline notices the change it owes and watches again
@@ -202,6 +209,8 @@ def _alive(pid):
         return False
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_workers_die_with_a_killed_parent(etcd):
     sky = Skydns(etcd.url, "-domain=cluster.local.", "-path-prefix=orphans", "-workers=2")
     worker = None
@@ -271,6 +280,8 @@ class BigUpstream:
         self.tcp.close()
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_a_large_forwarded_reply_is_cut_over_udp_and_whole_over_tcp(etcd):
     up = BigUpstream()
     sky = Skydns(etcd.url, "-domain=cluster.local.", "-path-prefix=bigfwd", f"-nameservers=127.0.0.1:{up.port}")

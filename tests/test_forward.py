@@ -15,6 +15,8 @@ from tests.dnsq import ask, rcode, records
 from tests import etcdkv
 from tests.procs import Dnsmasq, Skydns
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 WWW = "www.example.com."
 
 

@@ -20,6 +20,8 @@ from skydns.handler import Handler, State
 from skydns.metrics import Metrics
 from skydns.store import Store
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process, pytest.mark.slow]
+
 QUESTIONS = [
     dns.message.make_query(n, t, use_edns=e).to_wire()
     for n, t, e in [("web.default.svc.cluster.local.", "A", None), ("_http._tcp.web.cluster.local.", "SRV", 0),

@@ -14,6 +14,8 @@ from tests.fakeapi import FakeApi
 from tests.k8sobj import endpoint_slice, service
 from tests.procs import Kube2sky, Skydns, wait_until
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "k8sspec"
 HTTP = {"name": "http", "protocol": "TCP", "port": 80}
 D = ".default.svc.cluster.local."

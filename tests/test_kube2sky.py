@@ -17,6 +17,8 @@ from tests.procs import Kube2sky, wait_until
 from kube2sky.records import value
 from skydns_common.msg import hash_label
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 P = "k2s"
 D = f"/{P}/local/cluster"
 

@@ -39,6 +39,8 @@ def start(api, etcd, *args):
     return k
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_custom_records_of_the_legacy_shape_are_left_alone(etcd, api, clean):
     custom = {f"{D}/hadoop/nn1": value("10.1.1.1"),     # a namespace with no service
               f"{D}/default/db": value("10.1.1.2")}     # a name no service has, in a used namespace
@@ -59,6 +61,9 @@ def test_custom_records_of_the_legacy_shape_are_left_alone(etcd, api, clean):
         assert got == custom
 
 
+@pytest.mark.etcd
+@pytest.mark.process
+@pytest.mark.slow
 def test_a_silent_watch_is_noticed_within_its_deadline(etcd, api, clean):
     api.put("services", service("first", "10.0.0.1"))
     k = start(api, etcd, "--watch-timeout=2")

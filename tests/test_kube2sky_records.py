@@ -256,3 +256,25 @@ from hypothesis import given, strategies as st  # noqa: E402
 def test_value_is_exactly_the_general_encoding(host, port):
     assert rec.value(host, port) == msg.dumps(msg.Service(host=host, port=port, priority=10, weight=10, ttl=30),
                                               kube2sky=True)
+
+
+@pytest.mark.parametrize("key,place", [
+    (f"{D}/svc/ns/web/c88f1059", ("svc", ["ns", "web", "c88f1059"])),
+    (f"{D}/svc/ns/web/_tcp/_http/c88f1059", ("svc", ["ns", "web", "_tcp", "_http", "c88f1059"])),
+    (f"{D}/svc/ns/web", ("svc", ["ns", "web"])),      # an ExternalName's own key
+    (f"{D}/pod/ns/1-2-3-4/ad70cf0f", ("pod", ["ns", "1-2-3-4", "ad70cf0f"])),
+    (f"{D}/dns-version", ("meta", [])),
+    (f"{D}/ns/web", ("legacy", ["ns", "web"])),
+    (f"{D}/dns/ns", None),
+    (f"{D}/svc/ns", None),
+    (f"{D}/ns/web/c88f1059", ("legacy", ["ns", "web", "c88f1059"])),   # a legacy headless leaf
+    (f"{D}/hadoop/nn1/x/y", None),
+    ("/skydns/local/other/ns/web", None),
+])
+def test_layout(key, place):
+    assert rec.layout(key, OPT.base) == place
+
+
+def test_layout_keys_are_read_back_by_layout():
+    assert rec.layout(rec.service_key(OPT.base, "ns", "web") + "/1", OPT.base) == ("svc", ["ns", "web", "1"])
+    assert rec.layout(rec.legacy_key(OPT.base, "ns", "web"), OPT.base) == ("legacy", ["ns", "web"])

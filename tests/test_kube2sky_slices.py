@@ -168,6 +168,8 @@ def both(etcd):
         etcdkv.delete_prefix(etcd.url, f"/{p}/")
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_both_paths_write_byte_identical_records(etcd, both):
     for i, (op, kind, obj) in enumerate(STEPS):
         if op == "put":
@@ -211,6 +213,8 @@ def _written(tree, step):
     return (key in tree) == (sign == "+")
 
 
+@pytest.mark.etcd
+@pytest.mark.process
 def test_endpointslices_forbidden_falls_back_to_endpoints(etcd):
     """A cluster that serves EndpointSlices, with RBAC that does not grant them."""
     etcdkv.delete_prefix(etcd.url, "/forbid/")

@@ -1,5 +1,7 @@
 """Tables for the shared record module (spec sections 1-3)."""
 
+import socket
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -179,3 +181,59 @@ def test_name_key_round_trip(parts, prefix):
        st.booleans())
 def test_value_round_trip(svc, kube2sky):
     assert msg.parse(msg.dumps(svc, kube2sky=kube2sky)) == svc
+
+
+# -- is this an IP: msg.address is the one test, pure, and agrees with inet_pton/inet_ntop
+
+def _inet(host):
+    """The socket module's answer, which msg.address must give without it."""
+    try:
+        if ":" in host:
+            return 6, socket.inet_ntop(socket.AF_INET6, socket.inet_pton(socket.AF_INET6, host))
+        socket.inet_pton(socket.AF_INET, host)
+        return 4, host
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("host,want", [
+    ("10.0.0.1", (4, "10.0.0.1")),
+    ("0.0.0.0", (4, "0.0.0.0")),
+    ("255.255.255.255", (4, "255.255.255.255")),
+    ("256.0.0.1", None),
+    ("01.2.3.4", None),              # leading zero: Go and inet_pton refuse it
+    ("1.2.3", None),
+    ("1.2.3.4\n", None),
+    ("\uff11.2.3.4", None),          # a full-width digit is not a digit here
+    ("redis.default.svc.cluster.local.", None),
+    ("", None),
+    ("FD00:0:0:0::1", (6, "fd00::1")),
+    ("::ffff:10.0.0.1", (6, "::ffff:10.0.0.1")),  # mapped: dotted tail, as inet_ntop writes it
+    ("::10.0.0.1", (6, "::10.0.0.1")),
+    ("1:0:2:3:4:5:6:7", (6, "1:0:2:3:4:5:6:7")),  # one zero group is not shortened
+    ("fe80::1%eth0", None),          # a zone is not an address
+    ("1::2:3:4:5:6:7:8", None),
+])
+def test_address(host, want):
+    assert msg.address(host) == want == _inet(host)
+
+
+@given(st.one_of(st.text(alphabet="0123456789abcdefABCDEF:.%x ", max_size=45), st.ip_addresses().map(str),
+                 st.ip_addresses(v=6).map(lambda a: a.exploded)))
+def test_address_agrees_with_inet_pton(host):
+    assert msg.address(host) == _inet(host)
+
+
+# -- the kube2sky value: one template for the fast formatter and the legacy-value test
+
+@pytest.mark.parametrize("value,is_address", [
+    (msg.kube2sky_value("10.0.0.1"), True),
+    (msg.kube2sky_value("fd00::1"), True),
+    (msg.kube2sky_value("10.0.0.1", 80), False),
+    (msg.kube2sky_value("web.default.svc.cluster.local."), False),
+    ('{"host":"10.0.0.1"}', False),
+    (msg.dumps(V(host="10.0.0.1", priority=10, weight=10, ttl=30)), False),   # no targetstrip: not kube2sky's
+    (msg.kube2sky_value("10.0.0.1") + "\n", False),
+])
+def test_is_kube2sky_address(value, is_address):
+    assert msg.is_kube2sky_address(value) is is_address

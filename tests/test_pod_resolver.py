@@ -8,7 +8,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.procs import REPO
+
+pytestmark = [pytest.mark.process]
 
 
 def etc(name):

@@ -11,6 +11,7 @@ import struct
 import threading
 import time
 
+import pytest
 
 from tests import etcdkv
 from tests.fakeapi import FakeApi
@@ -19,6 +20,8 @@ from tests.procs import Etcd, Kube2sky, Skydns, wait_until
 from tests.tcpproxy import Proxy
 
 from kube2sky import records as k2s_records
+
+pytestmark = [pytest.mark.etcd, pytest.mark.process, pytest.mark.slow]
 
 
 def digest(url, prefix):

@@ -14,6 +14,8 @@ from tests.k8sobj import service
 from tests.procs import REPO, Etcd, Kube2sky, Skydns
 from tests.tlsutil import make_certs
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 SECRET_VALUE = '{"host":"10.66.0.1","text":"s3cret-record-data"}'
 
 

@@ -14,6 +14,8 @@ from tests.dnsq import ask, rcode, records
 from tests import etcdkv
 from tests.procs import Etcd, Skydns, free_port
 
+pytestmark = [pytest.mark.etcd, pytest.mark.process]
+
 PREFIX = "srvtest"
 ROOT = f"/{PREFIX}/local/cluster"
 

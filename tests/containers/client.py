@@ -54,7 +54,8 @@ def ready(urls):
 
 
 def keys(prefix):
-    b = lambda s: base64.b64encode(s.encode()).decode()
+    def b(s):
+        return base64.b64encode(s.encode()).decode()
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     body = json.dumps({"key": b(prefix), "range_end": b(end), "keys_only": True}).encode()
     req = urllib.request.Request("http://127.0.0.1:2379/v3/kv/range", body, {"Content-Type": "application/json"})

@@ -1,0 +1,3 @@
+"""What skydns, kube2sky and skydnsctl share: the record format (msg), the
+etcd connection, retries, Go flag spellings, host:port, the health server
+and the GC pause.  Imports nothing of the programs above it (make lint)."""
