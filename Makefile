@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup test unit lint run bench clean
+# the images: localhost/skydns-stack:latest and localhost/skydns-etcd:latest,
+# on a local Debian base made with debootstrap (no registry), or BASE=python:3.11-slim
+BASE   ?= localhost/skydns-base:bookworm
+
+.PHONY: setup test unit lint run bench image clean
 
 setup: $(STAMP)
 
@@ -34,5 +38,8 @@ run: setup
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+image: setup
+	BASE=$(BASE) PYTHON=$(BIN)/python ./scripts/build-images
+
 clean:
-	rm -rf $(VENV) .run .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) .run .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache dist
