@@ -20,7 +20,8 @@ from skydns_common.retry import backoff
 
 from skydns_common.etcd import TXN_OPS as MAX_OPS, Endpoints
 
-from . import metrics, records
+from . import metrics
+from .owned import owned
 from .plan import Change, Have
 from .records import Options
 
@@ -87,7 +88,7 @@ class Writer:
         """Everything kube2sky owns under the prefix, by unit (one range read)."""
         head = f"/{self.opt.prefix.strip('/')}/".encode()
         result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
-        return records.owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
+        return owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
 
     async def apply(self, changes: list[Change]) -> None:
         """Write changes, packing several units into one transaction but never

@@ -12,6 +12,7 @@ import pytest
 
 from kube2sky import records
 from kube2sky.controller import Controller
+from kube2sky.owned import owned
 from tests.k8sobj import endpoints, pod, service
 
 OPT = records.Options()
@@ -60,7 +61,7 @@ class FakeWriter:
         self.guard = (key, ident)
 
     async def load(self):
-        return records.owned(self.etcd.items(), OPT)
+        return owned(self.etcd.items(), OPT)
 
     async def apply(self, changes):
         for c in changes:
