@@ -115,7 +115,7 @@ class CustomDns:
         missing in between."""
         claim = customdns.read_manifest(raw)
         claim["keys"] = sorted(set(claim.get("keys") or []) | set(puts))
-        sections: dict[str, Any] = claim["sections"] if isinstance(claim.get("sections"), dict) else {}
+        sections = customdns.sections_of(claim)
         claim["sections"] = {s: sorted(set(sections.get(s) or []) | (set(puts) & set(d.records.get(s, {}))))
                              for s in customdns.KEYED}
         if not await self.writer.transact({self.manifest_key: json.dumps(claim)}, [], revisions):
