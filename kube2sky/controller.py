@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any, Callable, Coroutine, Iterable
 
 from skydns_common.bulk import without_gc
@@ -58,7 +59,7 @@ class Controller:
         self.full = True
         self.leading = False
         self.synced = asyncio.Event()
-        #: events posted by the sources, and wake-ups
+        #: events posted by the sources (kind, type, object, time.monotonic() when posted), and wake-ups
         self.events: asyncio.Queue = asyncio.Queue()
         #: set when run() ends: source threads stop
         self.stop = threading.Event()
@@ -77,7 +78,7 @@ class Controller:
         stop = self.stop
 
         def post(kind: str, etype: str, obj) -> None:
-            loop.call_soon_threadsafe(self.events.put_nowait, (kind, etype, obj))
+            loop.call_soon_threadsafe(self.events.put_nowait, (kind, etype, obj, time.monotonic()))
 
         for name, source in sources:
             threading.Thread(target=source, args=(post, stop), name=name, daemon=True).start()
@@ -100,13 +101,14 @@ class Controller:
             batch = [await self.events.get()]
             while not self.events.empty():
                 batch.append(self.events.get_nowait())
-            mark = metrics.batch()
-            for kind, etype, obj in batch:
+            since = None  # the oldest event of the batch: event -> write latency
+            for kind, etype, obj, at in batch:
                 if kind in self.cache:
                     self.on_event(kind, etype, obj)
+                    since = at if since is None else min(since, at)
             try:
-                await self.sync()
-                metrics.synced(mark)
+                if await self.sync():
+                    metrics.synced(since)
             except NotLeader:
                 log.warning("lost the lead while writing; stopping writes")
                 self.lose()
@@ -117,7 +119,7 @@ class Controller:
         self.writer.lead(key, ident)
         self.leading, self.full = True, True
         metrics.leading(True)
-        self.events.put_nowait(("lead", "", None))  # wake the loop up
+        self.events.put_nowait(("lead", "", None, None))  # wake the loop up
         for hook in self.on_lead:
             hook()
 
@@ -177,9 +179,11 @@ class Controller:
                 out[u] = records.meta_records(self.opt)
         return {u: r for u, r in out.items() if u in units and r}
 
-    async def sync(self) -> None:
+    async def sync(self) -> bool:
+        """Write what the dirty units (or, after a (re)list or taking the
+        lead, all units) call for; True when something was written."""
         if not self.ready_to_sync:
-            return
+            return False
         if self.full:
             self.full = False
             self.dirty.clear()
@@ -196,3 +200,4 @@ class Controller:
                      sum(len(c.puts) for c in changes), sum(len(c.deletes) for c in changes))
         applied(self.have, changes)
         self.synced.set()
+        return bool(changes)

@@ -171,13 +171,19 @@ def read_manifest(raw: bytes | str | None) -> dict:
     return obj if isinstance(obj, dict) else {}
 
 
+def sections_of(manifest: dict) -> dict[str, Any]:
+    """A read manifest's ``sections`` (section -> its keys); {} when not a map."""
+    sections = manifest.get("sections")
+    return sections if isinstance(sections, dict) else {}
+
+
 def plan(d: Desired, manifest_raw: bytes | str | None, existing: Mapping[str, bytes | str | None],
          others: set[str], config_raw: bytes | str | None, source: str) -> Plan:
     """``existing``: current values of every key wanted or listed in the
     manifest; ``others``: keys other manifests list.  A section in error
     keeps what the manifest says it produced, untouched."""
     old = read_manifest(manifest_raw)
-    old_sections: dict[str, Any] = old["sections"] if isinstance(old.get("sections"), dict) else {}
+    old_sections = sections_of(old)
     errors = dict(d.errors)
     puts: dict[str, str] = {}
     deletes: list[str] = []
@@ -207,6 +213,5 @@ def plan(d: Desired, manifest_raw: bytes | str | None, existing: Mapping[str, by
 
 def wanted_keys(d: Desired, manifest_raw: bytes | str | None) -> set[str]:
     """The keys :func:`plan` needs the current values of."""
-    old = read_manifest(manifest_raw)
     keys = {k for section in d.records.values() for k in section}
-    return keys | {k for k in old.get("keys") or [] if isinstance(k, str)}
+    return keys | hosts.manifest_keys(manifest_raw)

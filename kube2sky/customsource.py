@@ -7,7 +7,10 @@ copy: the kubelet's atomic writer keeps the files in a timestamped directory,
 ``..data`` a symlink to it and ``KEY -> ..data/KEY``, and swaps ``..data``
 on update; the directory is polled (one readlink) a few times a second and a
 file vanishing mid-swap means "read again".  Both give the same thing: the
-ConfigMap's ``data`` (a dict), or None when there is no ConfigMap.
+ConfigMap's ``data`` (a dict), or None when there is no ConfigMap.  An API
+server from before Kubernetes 1.2 has no ConfigMaps at all (the list is a
+404): that is "no ConfigMap" too, asked again every :data:`ABSENT_RECHECK`
+seconds, without a warning each time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import threading
 from typing import Callable, Iterator
 
+from kubernetes.client.rest import ApiException
 from tenacity import Retrying, retry_if_exception_type
 
 from skydns_common.retry import backoff
@@ -28,22 +32,37 @@ log = logging.getLogger(__name__)
 
 Post = Callable[["dict[str, str] | None"], None]
 
+#: seconds between looks for ConfigMaps on an API server that serves none (404)
+ABSENT_RECHECK = 60.0
+
 
 def pump_api(api, namespace: str, name: str, post: Post, stop: threading.Event, timeout: int) -> None:
     """Thread body: list and watch the one ConfigMap forever, posting its
-    data (None while it does not exist)."""
+    data (None while it does not exist, or the server serves no ConfigMaps)."""
+    absent = False
     for attempt in Retrying(wait=backoff(0.2, 10, 0.3), retry=retry_if_exception_type(Exception),
                             before_sleep=lambda rs: log.warning("configmap %s/%s: %s; listing again", namespace, name,
                                                                 str(rs.outcome and rs.outcome.exception())[:200])):
         with attempt:
             while not stop.is_set():
-                for etype, obj, _ in kube.list_and_watch(api, "configmaps", stop, timeout, namespace=namespace,
-                                                         field_selector=f"metadata.name={name}"):
-                    if etype == "LIST":
-                        mine = [o for o in obj if (o.get("metadata") or {}).get("name") == name]
-                        post(_data(mine[0]) if mine else None)
-                    elif (obj.get("metadata") or {}).get("name") == name:
-                        post(None if etype == "DELETED" else _data(obj))
+                try:
+                    for etype, obj, _ in kube.list_and_watch(api, "configmaps", stop, timeout, namespace=namespace,
+                                                             field_selector=f"metadata.name={name}"):
+                        if etype == "LIST":
+                            absent = False
+                            mine = [o for o in obj if (o.get("metadata") or {}).get("name") == name]
+                            post(_data(mine[0]) if mine else None)
+                        elif (obj.get("metadata") or {}).get("name") == name:
+                            post(None if etype == "DELETED" else _data(obj))
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+                    if not absent:
+                        absent = True
+                        log.info("configmap %s/%s: the API server serves no ConfigMaps (Kubernetes before 1.2): "
+                                 "none applied; asking again every %g s", namespace, name, ABSENT_RECHECK)
+                        post(None)
+                    stop.wait(ABSENT_RECHECK)
         if stop.is_set():
             return
 

@@ -24,7 +24,7 @@ from skydns_common import hosts
 
 from . import customdns, customsource, metrics
 from .records import Options
-from .writer import MAX_OPS, NotLeader, Writer
+from .writer import MAX_OPS, NotLeader, Writer, chunks
 
 log = logging.getLogger(__name__)
 
@@ -115,18 +115,15 @@ class CustomDns:
         missing in between."""
         claim = customdns.read_manifest(raw)
         claim["keys"] = sorted(set(claim.get("keys") or []) | set(puts))
-        sections: dict[str, Any] = claim["sections"] if isinstance(claim.get("sections"), dict) else {}
+        sections = customdns.sections_of(claim)
         claim["sections"] = {s: sorted(set(sections.get(s) or []) | (set(puts) & set(d.records.get(s, {}))))
                              for s in customdns.KEYED}
         if not await self.writer.transact({self.manifest_key: json.dumps(claim)}, [], revisions):
             return False
-        items = list(puts.items())
-        for i in range(0, len(items), MAX_OPS):
-            await self.writer.transact(dict(items[i:i + MAX_OPS]), [], {})
-        for i in range(0, len(deletes), MAX_OPS):
-            await self.writer.transact({}, deletes[i:i + MAX_OPS], {})
-        await self.writer.transact(tail, [], {})
-        return True
+        for step_puts, step_deletes in chunks(list(puts.items()), deletes):
+            if not await self.writer.transact(dict(step_puts), step_deletes, {}):
+                return False
+        return await self.writer.transact(tail, [], {})
 
 
 def add_flags(p) -> None:

@@ -11,7 +11,6 @@ kube2sky/README.md lists them.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -47,44 +46,24 @@ CONFIGMAP_APPLIED = Counter(**_kw("configmap_applied", "kube-dns ConfigMap state
 for _cause in ("etcd", "not_leader"):
     TXN_FAILURES.labels(_cause)
 
-_lock = threading.Lock()
-_oldest: float | None = None  # the oldest event not yet in a batch
-_units = 0
-
-
 def event(kind: str, etype: str) -> None:
-    """An API event (or a listing, etype LIST) arrived: called from the watcher threads."""
-    global _oldest
+    """An API event (or a listing, etype LIST) arrived: called from the watcher threads.
+    Only counted: the latency clock starts where the controller receives an event."""
     if etype == "LIST":
         RELISTS.labels(kind).inc()
     else:
         EVENTS.labels(kind, etype).inc()
-    with _lock:
-        if _oldest is None:
-            _oldest = time.monotonic()
 
 
 def written(units: int, puts: int, deletes: int) -> None:
-    global _units
     UNITS.inc(units)
     KEYS_PUT.inc(puts)
     KEYS_DELETED.inc(deletes)
-    with _lock:
-        _units += units
 
 
-def batch() -> tuple[float | None, int]:
-    """The control loop takes a batch of events: returns a mark for :func:`synced`."""
-    global _oldest
-    with _lock:
-        mark, _oldest = (_oldest, _units), None
-    return mark
-
-
-def synced(mark: tuple[float | None, int]) -> None:
-    """The batch taken at ``mark`` has been synced: its latency counts when it wrote."""
-    since, units = mark
-    if since is not None and _units > units:
+def synced(since: float | None) -> None:
+    """A batch whose oldest event arrived at ``since`` (time.monotonic()) was written."""
+    if since is not None:
         LATENCY.observe(time.monotonic() - since)
 
 

@@ -70,10 +70,6 @@ class Options:
 #: the value kube2sky writes for a host (and port), exactly; msg owns the format
 value = msg.kube2sky_value
 
-#: first labels below the domain that are not namespaces of the legacy layout
-_NOT_NAMESPACES = ("svc", "pod", "dns")
-
-
 def service_key(base: str, ns: str, name: str) -> str:
     """``D/svc/<ns>/<svc>``: the service's name, under which its leaves lie."""
     return f"{base}/svc/{ns}/{name}"
@@ -82,28 +78,6 @@ def service_key(base: str, ns: str, name: str) -> str:
 def legacy_key(base: str, ns: str, name: str) -> str:
     """``D/<ns>/<svc>``: the one leaf of ``--legacy-names`` (kube2sky <= 1.11)."""
     return f"{base}/{ns}/{name}"
-
-
-def layout(key: str, base: str) -> tuple[str, list[str]] | None:
-    """Where a key lies in kube2sky's layout below ``base`` (``D``):
-    ``("svc", [ns, svc, leaf...])`` (no leaf: an ExternalName's own key),
-    ``("pod", [ns, dashed ip, leaf...])``, ``("meta", [])`` for
-    ``D/dns-version``, ``("legacy", [ns, svc])`` or ``("legacy", [ns, svc,
-    hash])`` (a headless one) for a key outside svc/pod/dns, kube2sky's only
-    when its value says so (:func:`skydns_common.msg.is_kube2sky_address`);
-    None elsewhere."""
-    if not key.startswith(base + "/"):
-        return None
-    parts = key[len(base) + 1:].split("/")
-    if parts[0] == "svc" and len(parts) >= 3:  # an ExternalName leaf sits at D/svc/<ns>/<svc> itself
-        return parts[0], parts[1:]
-    if parts[0] == "pod" and len(parts) >= 4:
-        return parts[0], parts[1:]
-    if parts == ["dns-version"]:
-        return "meta", []
-    if len(parts) in (2, 3) and parts[0] not in _NOT_NAMESPACES:
-        return "legacy", parts
-    return None
 
 
 def _meta(obj: Obj) -> tuple[str, str]:
@@ -267,72 +241,3 @@ def desired(services: Iterable[Obj], endpoints: Mapping[tuple[str, str], Obj],
         out[unit] = service_records(svc, endpoints.get(unit.object_key), opt)
     out.update(pod_records(pods, opt))
     return {u: r for u, r in out.items() if r}
-
-
-def unit_of(key: str, value: bytes | str, opt: Options) -> Unit | None:
-    """Which unit an existing key belongs to, or None when kube2sky does not
-    own it (custom records under the prefix are never touched)."""
-    if key.startswith(opt.arpa):
-        try:
-            host = msg.parse(value).host
-        except msg.RecordError:
-            return None
-        tail = ".svc." + opt.domain
-        if not host.endswith(tail):
-            return None
-        labels = host[: -len(tail)].split(".")
-        return service_unit(labels[-1], labels[-2]) if len(labels) >= 2 else None
-    place = layout(key, opt.base)
-    if place is None:
-        return None
-    kind, parts = place
-    if kind == "svc":
-        return service_unit(parts[0], parts[1])
-    if kind == "pod":
-        return Unit("pod", parts[0], parts[1])
-    if kind == "meta":
-        return META_UNIT
-    return None
-
-
-def legacy_unit(key: str, value: bytes | str, opt: Options) -> Unit | None:
-    """The service a ``D/<ns>/<svc>`` (or ``D/<ns>/<svc>/<hash>``) leaf with
-    kube2sky's value would be the legacy name of, or None.  A guess from the key and value alone: custom
-    records may have that shape too, so :func:`owned` asks for more."""
-    base = opt.base + "/"
-    if not key.startswith(base):
-        return None
-    parts = key[len(base):].split("/")
-    raw = value.decode() if isinstance(value, bytes) else value
-    if not msg.is_kube2sky_address(raw):
-        return None
-    # a legacy leaf D/<ns>/<svc>, or a legacy headless leaf D/<ns>/<svc>/<hash>
-    # labelled by the hash of its own value
-    if len(parts) == 2 or parts[2] == msg.hash_label(raw):
-        return service_unit(parts[0], parts[1])
-    return None
-
-
-def owned(items: Iterable[tuple[str, bytes]], opt: Options) -> dict[Unit, dict[str, bytes]]:
-    """What kube2sky owns among etcd's (key, value) pairs, by unit.  Keys in
-    its own layout are owned by their place (:func:`unit_of`); a legacy
-    ``D/<ns>/<svc>`` (or headless ``D/<ns>/<svc>/<hash>``) leaf only when a
-    record of that service in kube2sky's layout (``D/svc/<ns>/<svc>/<label>``)
-    holds the same value: the pair kube2sky writes together, never a shape
-    alone (a custom record at ``D/hadoop/nn1`` may look exactly like one)."""
-    have: dict[Unit, dict[str, bytes]] = {}
-    legacy: list[tuple[Unit, str, bytes]] = []
-    for key, value in items:
-        unit = unit_of(key, value, opt)
-        if unit is not None:
-            have.setdefault(unit, {})[key] = value
-        else:
-            guess = legacy_unit(key, value, opt)
-            if guess is not None:
-                legacy.append((guess, key, value))
-    for unit, key, value in legacy:
-        mine = have.get(unit, {})
-        prefix = f"{opt.base}/svc/{unit.namespace}/{unit.name}/"
-        if any(k.startswith(prefix) and k.count("/") == prefix.count("/") and v == value for k, v in mine.items()):
-            mine[key] = value
-    return have

@@ -20,7 +20,8 @@ from skydns_common.retry import backoff
 
 from skydns_common.etcd import TXN_OPS as MAX_OPS, Endpoints
 
-from . import metrics, records
+from . import metrics
+from .owned import owned
 from .plan import Change, Have
 from .records import Options
 
@@ -32,6 +33,16 @@ IN_FLIGHT = 8
 
 class NotLeader(Exception):
     """The leader key no longer holds this replica's identity."""
+
+
+def chunks(puts: list[tuple[str, str]], deletes: list[str]) -> list[tuple[list[tuple[str, str]], list[str]]]:
+    """The transactions that write ``puts`` and ``deletes``: one when they
+    fit etcd's limit on operations, else the puts in chunks of MAX_OPS, then
+    the deletes, so names never go missing in between."""
+    if len(puts) + len(deletes) <= MAX_OPS:
+        return [(puts, deletes)]
+    return [(puts[i:i + MAX_OPS], []) for i in range(0, len(puts), MAX_OPS)] + \
+        [([], deletes[i:i + MAX_OPS]) for i in range(0, len(deletes), MAX_OPS)]
 
 
 class Writer:
@@ -87,7 +98,7 @@ class Writer:
         """Everything kube2sky owns under the prefix, by unit (one range read)."""
         head = f"/{self.opt.prefix.strip('/')}/".encode()
         result = await self._retry("listing what kube2sky owns", lambda c: c.get_prefix(head))
-        return records.owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
+        return owned(((kv.key.decode(errors="replace"), kv.value) for kv in result.kvs), self.opt)
 
     async def apply(self, changes: list[Change]) -> None:
         """Write changes, packing several units into one transaction but never
@@ -110,12 +121,12 @@ class Writer:
     async def _commit(self, batch: list[Change]) -> None:
         puts = [(k, v) for c in batch for k, v in c.puts.items()]
         deletes = [k for c in batch for k in c.deletes]
-        steps = [(puts, deletes)] if len(puts) + len(deletes) <= MAX_OPS else \
-            [(puts[i:i + MAX_OPS], []) for i in range(0, len(puts), MAX_OPS)] + \
-            [([], deletes[i:i + MAX_OPS]) for i in range(0, len(deletes), MAX_OPS)]
-        for step_puts, step_deletes in steps:
-            await self._txn(step_puts, step_deletes, str(batch[0].unit) + (f" and {len(batch) - 1} more"
-                                                                            if len(batch) > 1 else ""))
+        what = str(batch[0].unit) + (f" and {len(batch) - 1} more" if len(batch) > 1 else "")
+        for step_puts, step_deletes in chunks(puts, deletes):
+            async def txn(c: aetcd.Client, p=step_puts, d=step_deletes) -> bool:
+                return await self._txn(c, p, d, [])
+            if not await self._retry(f"writing {what}", txn):
+                raise self._lost()
         metrics.written(len(batch), len(puts), len(deletes))
         if len(batch) <= 3:
             for c in batch:
@@ -123,24 +134,26 @@ class Writer:
         else:
             log.debug("%d units: %d put, %d deleted", len(batch), len(puts), len(deletes))
 
-    async def _txn(self, puts: list[tuple[str, str]], deletes: list[str], what: str) -> None:
-        async def txn(c: aetcd.Client):
-            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in puts]
-            ops += [c.transactions.delete(k.encode()) for k in deletes]
-            compare = []
-            if self.guard is not None:
-                key, ident = self.guard
-                compare = [c.transactions.value(key) == ident]
-            try:
-                ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
-            except aetcd.exceptions.ClientError:
-                metrics.TXN_FAILURES.labels("etcd").inc()
-                raise
-            return ok
+    async def _txn(self, c: aetcd.Client, puts: list[tuple[str, str]], deletes: list[str], compare: list) -> bool:
+        """The one transaction builder: ``puts`` and ``deletes`` when every
+        ``compare`` holds and, while leading, the leader key holds this
+        replica's identity; an etcd error is counted and raised."""
+        if self.guard is not None:
+            compare = [*compare, c.transactions.value(self.guard[0]) == self.guard[1]]
+        ops = [c.transactions.put(k.encode(), v.encode()) for k, v in puts]
+        ops += [c.transactions.delete(k.encode()) for k in deletes]
+        try:
+            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+        except aetcd.exceptions.ClientError:
+            metrics.TXN_FAILURES.labels("etcd").inc()
+            raise
+        return bool(ok)
 
-        if not await self._retry(f"writing {what}", txn):
-            metrics.TXN_FAILURES.labels("not_leader").inc()
-            raise NotLeader("leader key changed hands")
+    @staticmethod
+    def _lost() -> NotLeader:
+        """The leader key changed hands: counted, and the error to raise."""
+        metrics.TXN_FAILURES.labels("not_leader").inc()
+        return NotLeader("leader key changed hands")
 
     async def close(self) -> None:
         if self.client is not None:
@@ -176,15 +189,11 @@ class Writer:
         key moved (read again and retry), NotLeader when the lead did."""
         async def txn(c: aetcd.Client):
             compare = [c.transactions.mod(k.encode()) == rev for k, rev in revisions.items()]
-            if self.guard is not None:
-                compare.append(c.transactions.value(self.guard[0]) == self.guard[1])
-            ops = [c.transactions.put(k.encode(), v.encode()) for k, v in puts.items()]
-            ops += [c.transactions.delete(k.encode()) for k in deletes]
-            ok, _ = await c.transaction(compare=compare, success=ops, failure=[])
+            ok = await self._txn(c, list(puts.items()), deletes, compare)
             if ok or self.guard is None:
                 return ok
             got = await c.get(self.guard[0])
             if got is None or got.value != self.guard[1]:
-                raise NotLeader("leader key changed hands")
+                raise self._lost()
             return False
         return await self._retry(f"writing {len(puts)} puts, {len(deletes)} deletes", txn)

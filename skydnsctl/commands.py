@@ -15,7 +15,8 @@ import sys
 import time
 from urllib.parse import quote
 
-from kube2sky.records import Options as K2SOptions, unit_of
+from kube2sky.owned import unit_of
+from kube2sky.records import Options as K2SOptions
 
 from skydns import config as config_mod
 from skydns.store import Store

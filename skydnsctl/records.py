@@ -5,7 +5,7 @@ skydns_common.hosts's, shared with kube2sky).
 Nothing here touches etcd: the commands read the prefix once into a
 ``key -> value`` map and hand it to these functions.  The rules come from
 their one home: what a leaf answers from the server's :mod:`skydns.rrsets`,
-the kube2sky layout from :mod:`kube2sky.records`.
+the kube2sky layout from :mod:`kube2sky.records` and :mod:`kube2sky.owned`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from kube2sky import records as k2s
+from kube2sky.owned import layout
 from skydns.dnsdata import A, AAAA, CNAME, MX, SRV, TXT
 from skydns.rrsets import leaf_types
 from skydns_common import msg
@@ -94,7 +95,7 @@ def layout_plan(tree: Mapping[str, bytes], base: str, to: str) -> list[Move]:
     svc: dict[tuple[str, str], dict[str, str]] = {}
     legacy: dict[tuple[str, str], tuple[str, str]] = {}
     for key, raw in tree.items():
-        place = k2s.layout(key, base)
+        place = layout(key, base)
         if place is None:
             continue
         kind, parts = place

@@ -73,6 +73,7 @@ class FakeApi:
         self.token = token
         self.slices = slices
         self.forbidden: set[str] = set()  # kinds answered 403, as RBAC without the grant would
+        self.absent: set[str] = set()  # kinds answered 404, as a server from before the kind existed would
         self.cond = threading.Condition()
         self.rv = 100
         self.objects: dict[str, dict[tuple[str, str], dict]] = {k: {} for k in KINDS}
@@ -199,6 +200,8 @@ class FakeApi:
                         return self._one(segs[2], one)
                 kind = resource(segs, api.slices)
                 if kind is None:
+                    return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                if kind in api.absent:
                     return self._json(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
                 if kind in api.forbidden:
                     return self._json(403, {"kind": "Status", "code": 403, "reason": "Forbidden"})

@@ -314,3 +314,35 @@ def test_a_hosts_key_larger_than_one_transaction(etcd, api, clean):
     finally:
         kube2sky.stop()
         skydns.stop()
+
+
+def test_a_server_without_configmaps_means_no_configmap_asked_again_quietly(monkeypatch, caplog):
+    """Kubernetes before 1.2 has no ConfigMaps: the list is a 404.  That posts
+    None once, logs once at info (never a warning), and is asked again every
+    ABSENT_RECHECK seconds; ConfigMaps appearing (an upgrade) are then followed."""
+    import logging
+
+    from kube2sky import customsource, kube
+
+    monkeypatch.setattr(customsource, "ABSENT_RECHECK", 0.2)
+    fake = FakeApi().start()
+    fake.absent.add("configmaps")
+    posted, stop = [], threading.Event()
+    caplog.set_level(logging.INFO, logger="kube2sky")
+    t = threading.Thread(target=customsource.pump_api,
+                         args=(kube.api_client(fake.url), "kube-system", "kube-dns", posted.append, stop, 5))
+    t.start()
+    try:
+        wait_until(lambda: sum("configmaps" in r for r in fake.requests) >= 4, timeout=10)
+        assert posted == [None]
+        fake.absent.clear()
+        fake.put("configmaps", config_map("kube-dns", {"upstreamNameservers": '["10.9.9.9"]'}))
+        wait_until(lambda: len(posted) == 2, timeout=10)
+        assert posted[1] == {"upstreamNameservers": '["10.9.9.9"]'}
+    finally:
+        stop.set()
+        t.join(10)
+        fake.stop()
+    mine = [r for r in caplog.records if r.name == "kube2sky.customsource"]
+    assert [r.levelname for r in mine] == ["INFO"]
+    assert "serves no ConfigMaps" in mine[0].getMessage()

@@ -12,6 +12,7 @@ import pytest
 
 from kube2sky import records
 from kube2sky.controller import Controller
+from kube2sky.owned import owned
 from tests.k8sobj import endpoints, pod, service
 
 OPT = records.Options()
@@ -60,7 +61,7 @@ class FakeWriter:
         self.guard = (key, ident)
 
     async def load(self):
-        return records.owned(self.etcd.items(), OPT)
+        return owned(self.etcd.items(), OPT)
 
     async def apply(self, changes):
         for c in changes:
@@ -153,3 +154,45 @@ async def test_controller(what, etcd, batches, changes, ready):
     assert ctl.ready() is ready
     led = any(LEAD in batch for batch in batches)
     assert writer.guard == ((FakeElection.key, FakeElection.ident) if led else None)
+
+
+async def test_a_configmap_event_does_not_start_the_write_latency_clock(monkeypatch):
+    """kube.list_and_watch counts ConfigMap events too (metrics.event); an hour-old
+    one must not be taken as the start of the next Service batch's latency."""
+    import asyncio
+    import time
+
+    from kube2sky import metrics
+
+    def over_a_minute():  # observations past the histogram's last finite bucket (60 s)
+        get = metrics.REGISTRY.get_sample_value
+        name = "skydns_kube2sky_event_to_write_duration_seconds"
+        return get(f"{name}_count") - get(f"{name}_bucket", {"le": "60.0"}), get(f"{name}_count")
+
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() - 3600)
+    metrics.event("configmaps", "ADDED")  # an hour ago
+    monkeypatch.setattr(time, "monotonic", real)
+    slow, count = over_a_minute()
+
+    class Election(FakeElection):
+        async def run(self, lead, lose):
+            lead()
+            await asyncio.Event().wait()
+
+    def source(post, stop):
+        while not ctl.leading:  # the listing, not the lead's wake-up, causes the write
+            stop.wait(0.01)
+        for event in listing([service("redis", "10.0.0.1")]):
+            post(*event)
+
+    writer = FakeWriter({})
+    ctl = Controller(writer, OPT, Election())
+    task = asyncio.create_task(ctl.run([("src", source)]))
+    try:
+        await asyncio.wait_for(ctl.synced.wait(), 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert writer.written[-1][0] == "svc/default/redis"
+    assert over_a_minute() == (slow, count + 1)

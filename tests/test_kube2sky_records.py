@@ -2,7 +2,7 @@
 
 import pytest
 
-from kube2sky import plan, records as rec
+from kube2sky import owned as own, plan, records as rec
 from skydns_common import msg
 
 OPT = rec.Options()
@@ -121,7 +121,7 @@ def test_services_sharing_an_address_share_no_key():
     a = rec.service_records(svc("a", "None"), eps("a", subsets), OPT)
     b = rec.service_records(svc("b", "None"), eps("b", subsets), OPT)
     assert len(a) == len(b) == 2 and not set(a) & set(b)
-    assert {rec.unit_of(k, v, OPT) for k, v in a.items()} == {("svc", "default", "a")}
+    assert {own.unit_of(k, v, OPT) for k, v in a.items()} == {("svc", "default", "a")}
 
 
 # --legacy-names (spec §4): the v1.0-1.11 leaf of a ClusterIP service, and the
@@ -179,7 +179,7 @@ def test_pod_records(pods, want):
     ("/skydns/local/other/x", V("1.1.1.1"), None),
 ])
 def test_unit_of(key, value, unit):
-    assert rec.unit_of(key, value, OPT) == unit
+    assert own.unit_of(key, value, OPT) == unit
 
 
 LEGACY = V("10.0.0.1")
@@ -210,7 +210,7 @@ OWNED = [
 @pytest.mark.parametrize("tree,want", [o[1:] for o in OWNED], ids=[o[0] for o in OWNED])
 def test_owned_never_guesses_from_a_value_alone(tree, want):
     as_bytes = {k: v.encode() for k, v in tree.items()}
-    got = rec.owned(as_bytes.items(), OPT)
+    got = own.owned(as_bytes.items(), OPT)
     assert got == {u: {k: v.encode() for k, v in keys.items()} for u, keys in want.items()}
 
 
@@ -272,9 +272,9 @@ def test_value_is_exactly_the_general_encoding(host, port):
     ("/skydns/local/other/ns/web", None),
 ])
 def test_layout(key, place):
-    assert rec.layout(key, OPT.base) == place
+    assert own.layout(key, OPT.base) == place
 
 
 def test_layout_keys_are_read_back_by_layout():
-    assert rec.layout(rec.service_key(OPT.base, "ns", "web") + "/1", OPT.base) == ("svc", ["ns", "web", "1"])
-    assert rec.layout(rec.legacy_key(OPT.base, "ns", "web"), OPT.base) == ("legacy", ["ns", "web"])
+    assert own.layout(rec.service_key(OPT.base, "ns", "web") + "/1", OPT.base) == ("svc", ["ns", "web", "1"])
+    assert own.layout(rec.legacy_key(OPT.base, "ns", "web"), OPT.base) == ("legacy", ["ns", "web"])
