@@ -267,3 +267,40 @@ def test_a_relayed_reply_is_cut_to_the_clients_limit(etcd, edns):
     finally:
         s.stop()
         up.sock.close()
+
+
+def test_a_truncated_upstream_reply_is_relayed_to_a_udp_client_as_is(etcd):
+    """The client asked over UDP: the upstream's TC reply goes back to it
+    (it asks again over TCP itself) without a TCP round trip of ours,
+    which would only be cut back to a TC header."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen(4)
+    tcp.settimeout(0.5)
+    accepted = []
+
+    def answer():
+        data, peer = udp.recvfrom(65535)
+        r = dns.message.make_response(dns.message.from_wire(data))
+        r.flags |= dns.flags.TC
+        udp.sendto(r.to_wire(), peer)
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    s = sky(etcd, f"-nameservers=127.0.0.1:{port}", "-rcache=0")
+    try:
+        m = ask(s.port, WWW, "A")
+        assert m.flags & dns.flags.TC and m.rcode() == dns.rcode.NOERROR
+        try:
+            accepted.append(tcp.accept()[0])
+        except TimeoutError:
+            pass
+        assert accepted == []
+    finally:
+        s.stop()
+        for sock in [udp, tcp, *accepted]:
+            sock.close()
