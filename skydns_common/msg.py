@@ -302,10 +302,10 @@ def address(host: str) -> tuple[int, str] | None:
     if "%" in host:
         return None  # ipaddress takes a zone; inet_pton does not
     try:
-        a = ipaddress.IPv6Address(host)
+        ip6 = ipaddress.IPv6Address(host)
     except ValueError:
         return None
-    return 6, _ntop6(a)
+    return 6, _ntop6(ip6)
 
 
 def _ntop6(a: ipaddress.IPv6Address) -> str:
