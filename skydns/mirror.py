@@ -90,8 +90,10 @@ class Mirror:
                 for task in done:
                     task.result()  # raises what ended it
             finally:
-                for task in (refresher, following, watchdog):
+                tasks = (refresher, following, watchdog)
+                for task in tasks:
                     task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)  # ended before the client closes
 
     async def _follow(self, client: aetcd.Client, watch) -> None:
         try:
