@@ -79,6 +79,10 @@ def finish(reply: Reply, cfg: Config, now: float) -> Reply:
     return reply
 
 
+#: labels of a full reversed address (arpa, in-addr or ip6, then 4 octets or 32 nibbles)
+_ADDRESS_DEPTH = {"in-addr": 6, "ip6": 34}
+
+
 def _reverse(q: Question, ctx: Lookup) -> Reply:
     try:
         parts = parts_of(q.name)
@@ -86,9 +90,12 @@ def _reverse(q: Question, ctx: Lookup) -> Reply:
         parts = None
     leaves = []
     if parts and not msg.has_wildcard(parts) and ctx.store.synced:
-        # the leaf at the reversed name, and those below it: an address that
-        # several headless services select has one PTR per service
-        leaves = [lf for lf in ctx.store.find(parts) or [] if lf.service.host]
+        # the leaf at a full reversed address and those one label below it
+        # (an address that several headless services select has one PTR per
+        # service); a partial name (a subnet) only the leaf at exactly it
+        full = len(parts) == _ADDRESS_DEPTH.get(parts[1].lower() if len(parts) > 1 else "", 0)
+        depth = len(parts) + 1 if full else len(parts)
+        leaves = [lf for lf in ctx.store.find(parts) or [] if lf.depth <= depth and lf.service.host]
     if not leaves:
         return Reply(forward=True, aa=False, system="reverse")
     rrs = [RR(q.name, PTR, ctx.ttl(lf), msg.fqdn(lf.service.host)) for lf in leaves]

@@ -44,14 +44,16 @@ class Forwarder:
         return servers
 
     async def forward(self, packet: bytes, name: str, tcp: bool,
-                      servers: tuple[str, ...] | None = None) -> bytes | None:
+                      servers: tuple[str, ...] | None = None, whole: bool = False) -> bytes | None:
         """Relay a client's packet (to ``servers`` when given: a stub zone's);
         the upstream reply with the client's ID, or None when no server
-        answered usefully."""
+        answered usefully.  A truncated UDP reply is relayed as it is (the
+        client asks again over TCP) unless ``whole``: then it is asked
+        again over TCP."""
         if servers is None and self.refuses(name):
             return None
         for server in servers or self._servers():
-            reply = await self._try(server, packet, tcp)
+            reply = await self._try(server, packet, tcp, whole)
             if reply is not None:
                 return packet[ID] + reply[AFTER_ID]
         return None
@@ -59,9 +61,9 @@ class Forwarder:
     async def lookup(self, name: str, qtype: int) -> bytes | None:
         """The upstream reply to our own question about a name outside the
         zone (to complete a CNAME chain), or None."""
-        return await self.forward(wire.question_packet(name, qtype, 0), name, False)
+        return await self.forward(wire.question_packet(name, qtype, 0), name, False, whole=True)
 
-    async def _try(self, server: str, packet: bytes, tcp: bool) -> bytes | None:
+    async def _try(self, server: str, packet: bytes, tcp: bool, whole: bool) -> bytes | None:
         timeout = self._config().read_timeout
         out = renumbered(packet, secrets.randbits(16))
         host, port = split_hostport(server)
@@ -70,7 +72,7 @@ class Forwarder:
                 reply = await asyncio.wait_for(_tcp_exchange(host, port, out), timeout)
             else:
                 reply = await asyncio.wait_for(_udp_exchange(host, port, out), timeout)
-                if reply is not None and truncated(reply):  # retry over TCP
+                if whole and reply is not None and truncated(reply):  # retry over TCP
                     reply = await asyncio.wait_for(_tcp_exchange(host, port, out), timeout)
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             log.debug("forwarder %s failed: %r", server, exc)

@@ -22,6 +22,7 @@ import time
 from typing import Callable
 
 import aetcd
+import grpc
 from tenacity import AsyncRetrying, retry_if_exception_type
 
 from skydns_common.etcd import Endpoints, first_change_after, head_revision, list_prefix
@@ -89,8 +90,10 @@ class Mirror:
                 for task in done:
                     task.result()  # raises what ended it
             finally:
-                for task in (refresher, following, watchdog):
+                tasks = (refresher, following, watchdog)
+                for task in tasks:
                     task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)  # ended before the client closes
 
     async def _follow(self, client: aetcd.Client, watch) -> None:
         try:
@@ -110,23 +113,27 @@ class Mirror:
         change under the prefix was owed at the previous check and still
         has not come through the watch.  What is owed is asked (a read of
         the prefix's keys) only after a whole period without an event while
-        etcd's revision moved on."""
-        owed, seen = 0, self.store.revision
+        etcd's revision moved on, and not again while etcd's revision is
+        one such a read found nothing owed at (writes outside the prefix
+        move it too)."""
+        owed, seen, clean = 0, self.store.revision, 0
         while True:
             await asyncio.sleep(self.check_every)
             try:
-                head = await asyncio.wait_for(head_revision(client, prefix, self.check_timeout),
-                                              self.check_timeout)
+                head = await head_revision(client, prefix, self.check_timeout)
                 applied = self.store.revision
-                if head <= applied or applied != seen:  # caught up, or events still coming
+                if head <= applied or head == clean or applied != seen:  # caught up, or events still coming
                     owed, seen = 0, applied
                     continue
                 if owed and applied < owed:
                     raise WatchStuck(f"the watch has not delivered revision {owed} (applied "
                                      f"{self.store.revision}, etcd at {head})")
-                owed = await asyncio.wait_for(first_change_after(client, prefix, self.store.revision,
-                                                                 self.check_timeout), self.check_timeout)
-            except asyncio.TimeoutError:
+                owed = await first_change_after(client, prefix, self.store.revision, self.check_timeout)
+                if not owed:
+                    clean = head  # nothing under the prefix changed up to head
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise
                 raise TimeoutError(f"etcd did not answer within {self.check_timeout:g}s") from None
 
     async def _lease(self, client: aetcd.Client, lease: int, keys: set[str]) -> None:

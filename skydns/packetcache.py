@@ -45,7 +45,9 @@ class _Table:
     """One transport's kept replies in two segments (a 2Q-like scheme): a new
     reply goes to *probation*; a hit there moves it to *protected*.  A flood
     of names asked once only ever churns probation, so the names asked
-    again and again keep their place.  Both segments are insertion-ordered
+    again and again keep their place; protected is least-recently-used (a
+    hit moves to its end), so a flood of names asked twice pushes out its
+    own names before the hot ones.  Both segments are insertion-ordered
     dicts evicted from the front with ``popitem(last=False)``: O(1) at any
     fill (a plain dict's ``next(iter(d))`` walks every slot earlier
     evictions left empty, so a full cache got slower with every insert)."""
@@ -103,6 +105,8 @@ class PacketCache:
             entry = table.promote(key)
             if entry is None:
                 return None
+        else:
+            table.protected.move_to_end(key)  # least recently used goes first
         if entry.generation != store.generation or entry.config is not config:
             if (entry.epoch != store.epoch or entry.config is not config
                     or any(node.version != version for node, version in entry.deps)):

@@ -64,7 +64,7 @@ class Relay:
             self.metrics.cachemiss.labels("response").inc()
             return None
         self.metrics.cachehit.labels("response").inc()
-        return self.replies.passed("cache", start, hit, tcp)
+        return self.replies.passed(query, "cache", start, hit, tcp)
 
     async def forward(self, query: wire.Query, data: bytes, tcp: bool, start: float, system: str,
                       servers: tuple[str, ...] | None = None) -> bytes | None:
@@ -85,7 +85,7 @@ class Relay:
                 system = "cache"
         if out is None:
             return self.replies.servfail(query, tcp, start, system)
-        return self.replies.passed(system, start, out, tcp)
+        return self.replies.passed(query, system, start, out, tcp)
 
     async def _lookup(self, name: str, qtype: int) -> list[RR]:
         """Records for a name outside the zone, through the cache."""

@@ -7,7 +7,7 @@ counted in the metrics.  A reply read from the store alone is also kept in
 the packet cache -- with round-robin, a few rotations of it, served in
 turn -- so the same question is answered next time without any of this.
 Packets made elsewhere (forwarded, from the forward cache) are counted and,
-over UDP, cut to what we advertise (:func:`wire.fit_udp`).
+over UDP, cut to what the client takes (:func:`wire.fit_udp`).
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ class Replies:
     def servfail(self, query: wire.Query, tcp: bool, start: float, system: str = "auth") -> bytes:
         return self.send(query, Reply(rcode=SERVFAIL, aa=False, system=system), tcp, start)
 
-    def passed(self, system: str, start: float, packet: bytes, tcp: bool) -> bytes:
+    def passed(self, query: wire.Query, system: str, start: float, packet: bytes, tcp: bool) -> bytes:
         """Count a packet made elsewhere (forwarded, or from the forward
-        cache) and hand it back, over UDP no larger than we advertise (the
-        upstream sized it)."""
+        cache) and hand it back, over UDP no larger than the client takes
+        (:func:`wire.udp_limit`; the upstream sized it for whoever asked it)."""
         self.metrics.observe(system, time.perf_counter() - start, len(packet), cause(rcode(packet)))
-        return packet if tcp else wire.fit_udp(packet)
+        return packet if tcp else wire.fit_udp(packet, wire.udp_limit(query))
 
 
 def rotated(reply: Reply, k: int) -> Reply:

@@ -143,11 +143,11 @@ def build(query: Query, reply: Reply, tcp: bool, ra: bool = True) -> bytes:
     return data
 
 
-def fit_udp(packet: bytes) -> bytes:
+def fit_udp(packet: bytes, limit: int = OUR_UDP_SIZE) -> bytes:
     """A relayed reply as it may go out over UDP: unchanged when within
-    what we advertise, else its header and question with TC set (the
-    client asks again over TCP)."""
-    if len(packet) <= OUR_UDP_SIZE:
+    ``limit`` (:func:`udp_limit` of the client's question), else its header
+    and question with TC set (the client asks again over TCP)."""
+    if len(packet) <= limit:
         return packet
     try:
         record = DNSRecord.parse(packet)

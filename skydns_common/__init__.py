@@ -1,3 +1,4 @@
 """What skydns, kube2sky and skydnsctl share: the record format (msg), the
-etcd connection, retries, Go flag spellings, host:port, the health server
-and the GC pause.  Imports nothing of the programs above it (make lint)."""
+etcd connection, retries, Go flag spellings, host:port, hosts files (what
+``skydnsctl hosts`` and kube2sky's hosts key write), the health server and
+the GC pause.  Imports nothing of the programs above it (make lint)."""

@@ -134,7 +134,7 @@ async def list_prefix(client: aetcd.Client, prefix: bytes, page: int = PAGE):
     while True:
         request = aetcd.rpc.RangeRequest(key=start, range_end=end, limit=page, revision=revision)
         try:
-            reply = await client.kvstub.Range(request, timeout=client._timeout, metadata=client.metadata)
+            reply = await _range(client, request, None)
         except aetcd.rpc.AioRpcError as exc:
             aetcd.exceptions._handle_exception(exc)  # the client's own errors (compaction, unavailable ...)
             raise

@@ -302,40 +302,20 @@ def address(host: str) -> tuple[int, str] | None:
     if "%" in host:
         return None  # ipaddress takes a zone; inet_pton does not
     try:
-        packed = ipaddress.IPv6Address(host).packed
+        ip6 = ipaddress.IPv6Address(host)
     except ValueError:
         return None
-    return 6, _ntop6(packed)
+    return 6, _ntop6(ip6)
 
 
-def _ntop6(packed: bytes) -> str:
-    """IPv6 text as glibc's inet_ntop writes it: the first longest run of two
-    or more zero groups as ``::``, and an IPv4-compatible or -mapped address
-    with a dotted tail."""
-    words = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
-    best, best_len, run, run_len = -1, 0, -1, 0
-    for i, w in enumerate(words + [1]):  # a sentinel closes a trailing run
-        if w == 0:
-            if run < 0:
-                run, run_len = i, 0
-            run_len += 1
-        elif run >= 0:
-            if run_len > best_len:
-                best, best_len = run, run_len
-            run = -1
-    if best_len < 2:
-        best = -1
-    out = ""
-    for i, w in enumerate(words):
-        if best >= 0 and best <= i < best + best_len:
-            if i == best:
-                out += ":"
-            continue
-        if i:
-            out += ":"
-        if i == 6 and best == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xFFFF)):
-            return out + ".".join(str(b) for b in packed[12:])
-        out += format(w, "x")
-    if best >= 0 and best + best_len == 8:
-        out += ":"
-    return out
+def _ntop6(a: ipaddress.IPv6Address) -> str:
+    """IPv6 text as glibc's inet_ntop writes it: ipaddress's compressed form
+    (the first longest run of two or more zero groups as ``::``), but an
+    IPv4-mapped or -compatible address with a dotted tail."""
+    mapped = a.ipv4_mapped
+    if mapped is not None:
+        return "::ffff:" + str(mapped)
+    packed = a.packed
+    if packed[:12] == bytes(12) and packed[12:14] != b"\0\0":
+        return "::" + str(ipaddress.IPv4Address(packed[12:]))
+    return a.compressed

@@ -165,9 +165,11 @@ async def hosts(etcd: Etcd, cfg, args) -> int:
 
 async def _write_set(etcd: Etcd, domain: str, set_name: str, path: str, text: str, zone: str, ttl: int,
                      sync: bool, legacy: str = "") -> None:
-    """Write the file's records and, in one transaction, remove this set's
-    records that left it (sync) or the old addresses of the names it lists
-    (import); keys other sets or other writers own are never removed."""
+    """Write the file's records and remove this set's records that left it
+    (sync) or the old addresses of the names it lists (import), in
+    transactions of up to TXN_OPS operations (Etcd.apply: etcd's
+    --max-txn-ops), so a large file is not written atomically; keys other
+    sets or other writers own are never removed."""
     served = hosts_mod.parse(text, domain, zone)
     want = hosts_mod.records(served, etcd.prefix, ttl)
     manifests: dict[str, bytes] = {}
@@ -220,5 +222,6 @@ async def export_(etcd: Etcd, cfg, args) -> int:
     store = Store(etcd.prefix)
     store.replace(tree.items(), 0)  # the server's index, so the answers are the server's
     write = export.hosts if args.format == "hosts" else export.zone
-    sys.stdout.write(write(store, [r.name for r in rows], cfg, time.time()))
+    # each name once: a headless service has a row per endpoint under one name
+    sys.stdout.write(write(store, sorted({r.name for r in rows}), cfg, time.time()))
     return 0

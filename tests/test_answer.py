@@ -173,6 +173,11 @@ def test_answer(store, case):
 OUTSIDE = [
     ("example.org.", "A", True, set()),
     ("2.0.0.10.in-addr.arpa.", "PTR", True, set()),
+    # a subnet's reverse name is not the PTRs of every address in it
+    ("0.0.10.in-addr.arpa.", "PTR", True, set()),
+    ("1.10.in-addr.arpa.", "PTR", True, set()),
+    ("10.in-addr.arpa.", "PTR", True, set()),
+    ("0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa.", "PTR", True, set()),
     ("ext" + D, "A", False, {("example.org.", 1)}),
 ]
 

@@ -56,3 +56,27 @@ def test_cost_stays_flat_and_hot_names_stay_past_capacity():
         # each hot name missed only on its very first ask: the flood never pushed it out
         assert misses[0] == len(HOT) and sum(misses[1:]) == 0, (misses[:3], sum(misses[1:]))
     assert min(ratios) < 2.0, ratios
+
+
+def test_names_asked_twice_in_a_flood_do_not_push_out_the_hot_ones():
+    """A flood of names each asked twice reaches the protected segment too:
+    it is least-recently-used, so the hot names (asked every round) stay
+    and the flood's names, never asked again, go."""
+    store, cfg = Store(), normalise(Config(domain="cluster.local."))
+    cache = PacketCache(capacity=400)  # 100 in probation, 300 protected
+    hot = HOT[:50]
+    misses, n = [], 0
+    for _ in range(20):
+        for _ in range(100):
+            key = _flood_key(n)
+            n += 1
+            cache.put(key, False, [b"nx"], [], store, cfg, has_soa=False)
+            assert cache.get(key, False, store, cfg) is not None  # asked again: protected
+        missed = 0
+        for key in hot:
+            if cache.get(key, False, store, cfg) is None:
+                missed += 1
+                cache.put(key, False, [b"hot"], [], store, cfg, has_soa=False)
+                cache.get(key, False, store, cfg)  # asked twice, like the flood's names
+        misses.append(missed)
+    assert misses[0] == len(hot) and sum(misses[1:]) == 0, misses

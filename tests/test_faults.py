@@ -184,6 +184,57 @@ def test_a_watch_that_stops_delivering_is_restarted(etcd):
     assert noticed <= 2 * 0.5 + 2.0
 
 
+
+@pytest.mark.etcd
+@pytest.mark.process
+def test_writes_outside_the_prefix_cost_one_scan_not_one_per_check(etcd, monkeypatch):
+    """etcd's revision moves for a key outside the prefix: the watchdog reads
+    the prefix's keys once, finds nothing owed, and does not read them
+    again while etcd's revision stays there."""
+    import asyncio
+
+    import aetcd
+
+    import skydns.mirror
+    from skydns.config import Config, normalise
+    from skydns.handler import State
+    from skydns.metrics import Metrics
+    from skydns.mirror import Mirror
+    from skydns.store import Store
+    from skydns_common.etcd import Endpoints
+
+    scans = []
+    scan = skydns.mirror.first_change_after
+
+    async def counted(*args, **kw):
+        scans.append(args[2])
+        return await scan(*args, **kw)
+
+    monkeypatch.setattr(skydns.mirror, "first_change_after", counted)
+    etcdkv.delete_prefix(etcd.url, "/quiet/")
+
+    async def go():
+        state = State(Store("quiet"), normalise(Config(domain="cluster.local.", path_prefix="quiet")))
+        mirror = Mirror(Endpoints([etcd.url]), state, Metrics(), lambda raw: None)
+        mirror.check_every, mirror.check_timeout = 0.1, 2.0
+        task = asyncio.create_task(mirror.run())
+        try:
+            await asyncio.wait_for(mirror.synced.wait(), 10)
+            while not state.connected:  # watching
+                await asyncio.sleep(0.01)
+            async with aetcd.Client("127.0.0.1", int(etcd.url.rsplit(":", 1)[1])) as c:
+                await c.put(b"/elsewhere/leader", b"x")
+            await asyncio.sleep(2.0)  # some 20 checks
+            assert state.connected
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(go())
+    etcdkv.delete_prefix(etcd.url, "/elsewhere/")
+    assert len(scans) == 1, len(scans)
+
+
 # (wait before the last start, how long the worker ran, the next wait)
 RESTART_WAITS = [
     (None, 0.1, 0.5),      # the first death

@@ -221,3 +221,86 @@ def test_stub_zone_routes_a_zone_and_follows_the_store(etcd, upstream, dnsmasq):
         s.stop()
         rec.sock.close()
         etcdkv.delete_prefix(etcd.url, "/stubt/")
+
+
+class BigUpstream(threading.Thread):
+    """A UDP upstream whose every answer is ~1,100 bytes of TXT, whatever
+    size the question allows."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(65535)
+            except OSError:
+                return
+            q = dns.message.from_wire(data)
+            r = dns.message.make_response(q)
+            for i in range(10):
+                r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "TXT", '"%s"' % ("x" * 100 + str(i))))
+            self.sock.sendto(r.to_wire(max_size=65535), peer)
+
+
+@pytest.mark.parametrize("edns", [None, 512])
+def test_a_relayed_reply_is_cut_to_the_clients_limit(etcd, edns):
+    """A forwarded (then a forward-cached) reply larger than the client's
+    512 bytes comes back as a TC reply within 512, not within 1,232."""
+    up = BigUpstream()
+    s = sky(etcd, f"-nameservers={up.addr}")
+    try:
+        for _ in range(2):  # forwarded, then from the forward cache
+            kw = {} if edns is None else {"use_edns": 0, "payload": edns}
+            q = dns.message.make_query("big.example.", "TXT", **kw)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+                c.settimeout(5)
+                c.sendto(q.to_wire(), ("127.0.0.1", s.port))
+                out = c.recv(65535)
+            assert len(out) <= 512
+            m = dns.message.from_wire(out)
+            assert m.id == q.id and m.flags & dns.flags.TC
+    finally:
+        s.stop()
+        up.sock.close()
+
+
+def test_a_truncated_upstream_reply_is_relayed_to_a_udp_client_as_is(etcd):
+    """The client asked over UDP: the upstream's TC reply goes back to it
+    (it asks again over TCP itself) without a TCP round trip of ours,
+    which would only be cut back to a TC header."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen(4)
+    tcp.settimeout(0.5)
+    accepted = []
+
+    def answer():
+        data, peer = udp.recvfrom(65535)
+        r = dns.message.make_response(dns.message.from_wire(data))
+        r.flags |= dns.flags.TC
+        udp.sendto(r.to_wire(), peer)
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    s = sky(etcd, f"-nameservers=127.0.0.1:{port}", "-rcache=0")
+    try:
+        m = ask(s.port, WWW, "A")
+        assert m.flags & dns.flags.TC and m.rcode() == dns.rcode.NOERROR
+        try:
+            accepted.append(tcp.accept()[0])
+        except TimeoutError:
+            pass
+        assert accepted == []
+    finally:
+        s.stop()
+        for sock in [udp, tcp, *accepted]:
+            sock.close()
