@@ -89,7 +89,11 @@ class Knot:
         binary = shutil.which("knotd") or "/usr/sbin/knotd"
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        self._wait(zone)
+        try:
+            self._wait(zone)
+        except BaseException:
+            self.stop()  # a knotd that never loaded its zone is not left running
+            raise
 
     def _wait(self, zone: str) -> None:
         from tests.dnsq import ask

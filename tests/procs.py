@@ -126,10 +126,14 @@ class Etcd:
         self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        if self.tls:
-            wait_port(self.client_port, timeout, self.proc)
-        else:
-            wait_http(self.url + "/health", timeout, self.proc)
+        try:
+            if self.tls:
+                wait_port(self.client_port, timeout, self.proc)
+            else:
+                wait_http(self.url + "/health", timeout, self.proc)
+        except BaseException:
+            self.stop()  # a member that never answered is not left running
+            raise
         return self
 
     def stop(self) -> None:
@@ -155,11 +159,13 @@ class Process:
                                      start_new_session=True, cwd=REPO)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """Until /readiness on the process's health port says 200."""
+        """Until /readiness on the process's health port says 200; a process
+        that never gets there is stopped before the failure is raised."""
         try:
             wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
-        except Exception:
+        except BaseException:
             print(self.output())
+            self.stop()
             raise
 
     def output(self) -> str:
@@ -170,6 +176,12 @@ class Process:
         stop(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 class Skydns(Process):
@@ -239,6 +251,7 @@ class Dnsmasq:
         deadline = time.monotonic() + 10
         while not (os.path.exists(self.logpath) and "started" in Path(self.logpath).read_text()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.cleanup()  # never left running when it did not come up
                 raise RuntimeError(f"dnsmasq did not start ({self.proc.poll()})")
             time.sleep(0.05)
 

@@ -131,8 +131,7 @@ def test_fake_api_serves_config_maps_per_namespace(api):
 def test_every_key_added_changed_removed_live(etcd, api, clean, peers):
     etcdkv.put(etcd.url, {CONFIG: '{"priority":20}', f"{D}/custom/x": '{"host":"10.8.8.8"}'})
     api.put("services", service("web", "10.0.0.7"))
-    kube2sky, skydns = k2s(api, etcd, "--config-map=kube-dns"), sky(etcd)
-    try:
+    with k2s(api, etcd, "--config-map=kube-dns") as kube2sky, sky(etcd) as skydns:
         kube2sky.wait_ready()
         eventually(skydns, "web.default.svc.cluster.local.", ["10.0.0.7"])
         assert rcode(ask(skydns.port, "registry.cluster.local.")) == "NXDOMAIN"  # no ConfigMap: nothing to do
@@ -183,16 +182,12 @@ def test_every_key_added_changed_removed_live(etcd, api, clean, peers):
         assert everything[f"{D}/custom/x"] == b'{"host":"10.8.8.8"}'
         assert addrs(skydns, "web.default.svc.cluster.local.") == ["10.0.0.7"]
         assert json.loads(everything[CONFIG]) == {"priority": 20}
-    finally:
-        kube2sky.stop()
-        skydns.stop()
 
 
 def test_bad_input_keeps_the_last_good_state(etcd, api, clean, peers):
     api.put("configmaps", config_map("kube-dns", data({"corp.example": [peers["stub1"].addr]}, [peers["up1"].addr],
                                                       "10.0.0.1 registry\n")))
-    kube2sky, skydns = k2s(api, etcd, "--config-map=kube-dns"), sky(etcd)
-    try:
+    with k2s(api, etcd, "--config-map=kube-dns") as kube2sky, sky(etcd) as skydns:
         kube2sky.wait_ready()
         eventually(skydns, "registry.cluster.local.", ["10.0.0.1"])
         eventually(skydns, "www.corp.example.", ["10.9.0.1"])
@@ -219,16 +214,12 @@ def test_bad_input_keeps_the_last_good_state(etcd, api, clean, peers):
         eventually(skydns, "registry.cluster.local.", ["10.0.0.2"])
         assert addrs(skydns, "www.corp.example.") == ["10.9.0.1"]
         assert json.loads(etcdkv.dump(etcd.url, CONFIG)[CONFIG]) == {"nameservers": [peers["up1"].addr]}
-    finally:
-        kube2sky.stop()
-        skydns.stop()
 
 
 def test_only_the_leader_writes(etcd, api, clean):
     api.put("configmaps", config_map("kube-dns", data(None, None, "10.0.0.1 registry\n")))
-    first = k2s(api, etcd, "--config-map=kube-dns", "--id=first")
-    second = k2s(api, etcd, "--config-map=kube-dns", "--id=second")
-    try:
+    with k2s(api, etcd, "--config-map=kube-dns", "--id=first") as first, \
+            k2s(api, etcd, "--config-map=kube-dns", "--id=second") as second:
         first.wait_ready()
         second.wait_ready()
         wait_until(lambda: len(etcdkv.dump(etcd.url, f"{D}/registry/")) == 1, what="first write")
@@ -243,9 +234,6 @@ def test_only_the_leader_writes(etcd, api, clean):
         api.put("configmaps", config_map("kube-dns", data(None, None, "10.0.0.3 registry\n")))
         wait_until(lambda: list(etcdkv.dump(etcd.url, f"{D}/registry/").values()) == [b'{"host":"10.0.0.3"}'],
                    what="the new leader writes")
-    finally:
-        first.stop()
-        second.stop()
 
 
 def swap(config_dir, files):
@@ -273,8 +261,7 @@ def test_config_dir_follows_data_swaps(etcd, api, clean, peers, tmp_path):
     cfg = tmp_path / "kube-dns-config"
     cfg.mkdir()
     swap(cfg, {"hosts": "10.0.0.1 registry\n"})
-    kube2sky, skydns = k2s(api, etcd, f"--config-dir={cfg}"), sky(etcd)
-    try:
+    with k2s(api, etcd, f"--config-dir={cfg}") as kube2sky, sky(etcd) as skydns:
         kube2sky.wait_ready()
         eventually(skydns, "registry.cluster.local.", ["10.0.0.1"])
         watch = NeverNx(skydns, "registry.cluster.local.")
@@ -290,17 +277,13 @@ def test_config_dir_follows_data_swaps(etcd, api, clean, peers, tmp_path):
         swap(cfg, {"stubDomains": json.dumps({"corp.example": [peers["stub1"].addr]})})  # hosts key removed
         eventually(skydns, "registry.cluster.local.", [])
         assert addrs(skydns, "www.corp.example.") == ["10.9.0.1"]
-    finally:
-        kube2sky.stop()
-        skydns.stop()
 
 
 def test_a_hosts_key_larger_than_one_transaction(etcd, api, clean):
     """300 records: over etcd's 128 operations per transaction."""
     lines = "".join(f"10.40.{i // 250}.{i % 250 + 1} big{i}\n" for i in range(300))
     api.put("configmaps", config_map("kube-dns", data(None, None, lines)))
-    kube2sky, skydns = k2s(api, etcd, "--config-map=kube-dns"), sky(etcd)
-    try:
+    with k2s(api, etcd, "--config-map=kube-dns") as kube2sky, sky(etcd) as skydns:
         kube2sky.wait_ready()
         wait_until(lambda: len(etcdkv.dump(etcd.url, f"{D}/big")) == 300, what="300 records")
         eventually(skydns, "big299.cluster.local.", ["10.40.1.50"])
@@ -311,6 +294,3 @@ def test_a_hosts_key_larger_than_one_transaction(etcd, api, clean):
         eventually(skydns, "big0.cluster.local.", ["10.41.0.1"])
         api.delete("configmaps", "kube-system", "kube-dns")
         wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/big") == {}, what="all 300 removed")
-    finally:
-        kube2sky.stop()
-        skydns.stop()

@@ -55,9 +55,8 @@ def test_restart_removes_records_of_services_deleted_while_down(etcd, api, clean
     api.put("services", service("keep", "10.0.0.1"))
     api.put("services", service("gone", "10.0.0.2"))
     etcdkv.put(etcd.url, {f"{D}/hadoop/nn1": '{"host":"10.1.1.1"}', f"/{P}/arpa/in-addr/10/1/1/1": '{"host":"nn1.hadoop.cluster.local."}'})
-    k = start(api, etcd)
-    wait_until(lambda: f"{D}/svc/default/gone/4e756cde" in keys(etcd.url), what="first sync")
-    k.stop()
+    with start(api, etcd):
+        wait_until(lambda: f"{D}/svc/default/gone/4e756cde" in keys(etcd.url), what="first sync")
     api.delete("services", "default", "gone")
     k = start(api, etcd)
     try:
@@ -173,9 +172,9 @@ def test_legacy_names_on_then_off(etcd, api, clean):
 
 def test_two_replicas_one_writer_and_handover(etcd, api, clean):
     api.put("services", service("a", "10.0.0.1"))
-    first = start(api, etcd, "--id=first")
-    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", "--id=second")
-    try:
+    with start(api, etcd, "--id=first") as first, \
+            Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3",
+                     "--id=second") as second:
         second.wait_ready()
         wait_until(lambda: len(keys(etcd.url)) == 1, what="first sync")
         assert etcdkv.dump(etcd.url, "/kube2sky/leader/")[f"/kube2sky/leader/{P}"] == b"first"
@@ -190,9 +189,6 @@ def test_two_replicas_one_writer_and_handover(etcd, api, clean):
         assert time.monotonic() - killed < 3 + 1.5  # within the lease TTL (plus polling)
         api.put("services", service("c", "10.0.0.3"))
         wait_until(lambda: len(keys(etcd.url)) == 3, what="new leader writes")
-    finally:
-        first.stop()
-        second.stop()
 
 
 def test_keeps_running_without_etcd(api, clean):
@@ -209,18 +205,15 @@ def test_keeps_running_without_etcd(api, clean):
 
 def test_stopping_leader_hands_over_at_once(etcd, api, clean):
     api.put("services", service("a", "10.0.0.1"))
-    first = start(api, etcd, "--id=first", "--lease-ttl=30")
-    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=30",
-                      "--id=second")
-    try:
+    with start(api, etcd, "--id=first", "--lease-ttl=30") as first, \
+            Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=30",
+                     "--id=second") as second:
         second.wait_ready()
         first.stop()  # SIGTERM: the lease is revoked, not left to run out
         stopped = time.monotonic()
         wait_until(lambda: etcdkv.dump(etcd.url, "/kube2sky/leader/").get(f"/kube2sky/leader/{P}") == b"second",
                    timeout=10, what="handover")
         assert time.monotonic() - stopped < 3
-    finally:
-        second.stop()
 
 
 def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clean):
