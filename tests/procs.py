@@ -20,6 +20,8 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKYDNS_SHARED", REPO.parent / "shared"))
 
@@ -168,6 +170,26 @@ class Process:
             self.stop()
             raise
 
+    def http(self, path: str) -> tuple[int, str]:
+        """GET ``path`` on the process's health/metrics port: (status, body)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """/metrics, parsed: {(sample name, sorted labels): value}."""
+        status, text = self.http("/metrics")
+        assert status == 200, (status, text)
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` whose labels include ``labels`` (0 when there are none)."""
+        return sum(value for (sample, have), value in self.metrics().items()
+                   if sample == name and labels.items() <= dict(have).items())
+
     def output(self) -> str:
         self.log.flush()
         return Path(self.logpath).read_text(errors="replace")
@@ -201,13 +223,6 @@ class Skydns(Process):
         if wait_ready:
             self.wait_ready()
 
-    def http(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
 
 class Kube2sky(Process):
     """kube2sky run as a process against the fake API server and etcd."""
@@ -217,6 +232,15 @@ class Kube2sky(Process):
         flags = [f"-kube_master_url={api_url}", f"-etcd-server={etcd_url}",
                  f"--healthz-port={self.http_port}", "--healthz-bind-address=127.0.0.1", *args]
         super().__init__("kube2sky", flags)
+
+    @classmethod
+    def for_prefix(cls, prefix: str, api_url: str, etcd_url: str, *args: str, ready: bool = True) -> "Kube2sky":
+        """kube2sky as the process tests run it: records under ``/prefix`` for
+        cluster.local, a 3 s leader lease (later ``args`` override), ready unless told."""
+        k = cls(api_url, etcd_url, f"--path-prefix={prefix}", "--domain=cluster.local", "--lease-ttl=3", *args)
+        if ready:
+            k.wait_ready()
+        return k
 
     def ready(self) -> bool:
         try:
