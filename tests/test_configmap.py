@@ -227,9 +227,7 @@ def test_config_dir_follows_data_swaps(etcd, api, clean, peers, tmp_path):
         for i in range(2, 6):  # swaps in quick succession: files vanish while being read
             swap(cfg, {"hosts": f"10.0.0.{i} registry\n", "stubDomains": json.dumps({"corp.example": [peers["stub1"].addr]})})
             time.sleep(0.05)
-        started = time.monotonic()
         eventually(skydns, "registry.cluster.local.", ["10.0.0.5"], timeout=5)
-        assert time.monotonic() - started < 5
         seen = watch.done()
         assert {r for r, _ in seen} == {"NOERROR"}
         eventually(skydns, "www.corp.example.", ["10.9.0.1"])
