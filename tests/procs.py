@@ -255,21 +255,32 @@ class Dnsmasq:
     """dnsmasq from Debian as a loopback upstream: answers from a hosts file,
     NXDOMAIN for the rest of ``zone``, and logs every query it gets."""
 
-    def __init__(self, hosts: dict[str, str], ttl: int = 30, zone: str = "example.com") -> None:
+    def __init__(self, hosts: dict[str, str] | None = None, ttl: int = 30, zone: str = "example.com", *,
+                 hosts_path: str | Path | None = None, cache_size: int | None = None,
+                 log_queries: bool = True) -> None:
+        """``hosts`` (name: ip) is written to a hosts file of its own, or
+        ``hosts_path`` is served as it is; ``cache_size`` None keeps dnsmasq's
+        default; ``log_queries`` False leaves out the per-query log (the bench
+        measures dnsmasq's CPU, and ``queries`` then counts nothing)."""
         binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         if not os.path.exists(binary):
             raise RuntimeError("dnsmasq is not installed: run `make setup`")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="dnsmasq-")
-        hostfile = os.path.join(self.dir, "hosts")
-        with open(hostfile, "w") as f:
-            for name, ip in hosts.items():
-                f.write(f"{ip} {name}\n")
+        hostfile = str(hosts_path) if hosts_path is not None else os.path.join(self.dir, "hosts")
+        if hosts_path is None:
+            with open(hostfile, "w") as f:
+                for name, ip in (hosts or {}).items():
+                    f.write(f"{ip} {name}\n")
         self.logpath = os.path.join(self.dir, "log")
         cmd = [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hostfile}",
                f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
-               f"--local-ttl={ttl}", "--log-queries", f"--log-facility={self.logpath}", f"--local=/{zone}/",
+               f"--local-ttl={ttl}", f"--log-facility={self.logpath}", f"--local=/{zone}/",
                "--pid-file=", "--user=root", "--group=root"]
+        if log_queries:
+            cmd.append("--log-queries")
+        if cache_size is not None:
+            cmd.append(f"--cache-size={cache_size}")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 10
