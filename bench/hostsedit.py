@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.propagation import address, timed_changes
+from bench.propagation import address, stack, timed_changes
 from tests.fakeapi import FakeApi
 from tests.k8sobj import config_map
-from tests.procs import Etcd, Kube2sky, Skydns, wait_until
+from tests.procs import wait_until
 
 NAME = "registry.cluster.local."
 #: other lines of the hosts key, so each edit parses and diffs a realistic file
@@ -30,15 +30,9 @@ OTHERS = "".join(f"10.30.{i // 250}.{i % 250 + 1} host{i} host{i}.hadoop\n" for 
 
 def hosts_edit(edits: int = 100) -> tuple[float, float]:
     """(p50, p99) in milliseconds over ``edits`` edits of the hosts key."""
-    etcd = Etcd("hostsedit").start()
-    api = FakeApi().start()
-    procs = []
-    try:
+    def seed(api: FakeApi) -> None:
         api.put("configmaps", config_map("kube-dns", {"hosts": f"10.20.0.1 registry\n{OTHERS}"}))
-        k2s = Kube2sky(api.url, etcd.url, "--config-map=kube-dns")
-        procs.append(k2s)
-        sky = Skydns(etcd.url, "-domain=cluster.local.")
-        procs.append(sky)
+    with stack("hostsedit", seed, "--config-map=kube-dns") as (api, sky):
         wait_until(lambda: address(sky.port, NAME, 1) == "10.20.0.1", 30, what="the ConfigMap answered by skydns")
 
         def edit(n: int) -> tuple[str, str]:
@@ -46,11 +40,6 @@ def hosts_edit(edits: int = 100) -> tuple[float, float]:
             api.put("configmaps", config_map("kube-dns", {"hosts": f"{ip} registry\n{OTHERS}"}))
             return NAME, ip
         return timed_changes(sky.port, edits, edit)
-    finally:
-        for p in procs:
-            p.stop()
-        api.stop()
-        etcd.cleanup()
 
 
 def report(edits: int) -> None:

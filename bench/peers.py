@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests import procs
 from tests.procs import free_port, stop
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -45,21 +46,18 @@ def hosts_lines(hosts: Path) -> list[tuple[str, str]]:
     return [tuple(line.split()) for line in hosts.read_text().splitlines() if line.strip()]
 
 
-class Dnsmasq:
+class Dnsmasq(procs.Dnsmasq):
+    """The tests' dnsmasq serving the bench's hosts file, with a 10,000-entry
+    cache and no per-query log (its CPU is what is measured)."""
+
     name = "dnsmasq"
 
     def __init__(self, hosts: Path, domain: str) -> None:
-        binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hosts}",
-             f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
-             "--local-ttl=30", "--cache-size=10000", f"--local=/{domain.strip('.')}/", "--pid-file=",
-             "--user=root", "--group=root"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        super().__init__(hosts_path=hosts, zone=domain.strip("."), cache_size=10000, log_queries=False)
 
     def stop(self) -> None:
-        stop(self.proc)
+        super().stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Knot:
@@ -89,7 +87,11 @@ class Knot:
         binary = shutil.which("knotd") or "/usr/sbin/knotd"
         self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        self._wait(zone)
+        try:
+            self._wait(zone)
+        except BaseException:
+            self.stop()  # a knotd that never loaded its zone is not left running
+            raise
 
     def _wait(self, zone: str) -> None:
         from tests.dnsq import ask

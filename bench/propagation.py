@@ -6,7 +6,7 @@ updates its mirror and the next question gets the new address.  Each sample
 changes one Service's ClusterIP through the API and polls skydns over UDP
 until the answer carries the new address.
 
-    .venv/bin/python bench/propagation.py [--changes 200]
+    .venv/bin/python -m bench.propagation [--changes 200]
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import socket
 import struct
 import sys
 import time
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 
 from tests.fakeapi import FakeApi
@@ -65,18 +66,35 @@ def timed_changes(port: int, count: int, change: Callable[[int], tuple[str, str]
     return times[len(times) // 2] * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
 
 
-def propagation(changes: int = 200) -> tuple[float, float]:
-    """(p50, p99) in milliseconds over ``changes`` ClusterIP changes."""
-    etcd = Etcd("propagation").start()
-    api = FakeApi().start()
-    procs = []
+@contextmanager
+def stack(name: str, seed: Callable[[FakeApi], None], *kube2sky_args: str) -> Iterator[tuple[FakeApi, Skydns]]:
+    """The whole path on loopback: etcd, the fake API server (``seed`` fills it
+    before kube2sky starts), kube2sky with ``kube2sky_args``, and skydns; all
+    stopped afterwards, also when one of them fails to start."""
+    etcd = Etcd(name).start()
+    api: FakeApi | None = None
+    procs: list[Kube2sky | Skydns] = []
     try:
-        for i in range(SERVICES):
-            api.put("services", service(i, f"10.0.{i}.1"))
-        k2s = Kube2sky(api.url, etcd.url)
-        procs.append(k2s)
+        api = FakeApi().start()
+        seed(api)
+        procs.append(Kube2sky(api.url, etcd.url, *kube2sky_args))
         sky = Skydns(etcd.url, "-domain=cluster.local.")
         procs.append(sky)
+        yield api, sky
+    finally:
+        for p in procs:
+            p.stop()
+        if api is not None:
+            api.stop()
+        etcd.cleanup()
+
+
+def propagation(changes: int = 200) -> tuple[float, float]:
+    """(p50, p99) in milliseconds over ``changes`` ClusterIP changes."""
+    def seed(api: FakeApi) -> None:
+        for i in range(SERVICES):
+            api.put("services", service(i, f"10.0.{i}.1"))
+    with stack("propagation", seed) as (api, sky):
         wait_until(lambda: address(sky.port, "web0.default.svc.cluster.local.", 1) == "10.0.0.1", 30,
                    what="kube2sky's first sync answered by skydns")
 
@@ -86,11 +104,6 @@ def propagation(changes: int = 200) -> tuple[float, float]:
             api.put("services", service(i, ip))
             return f"web{i}.default.svc.cluster.local.", ip
         return timed_changes(sky.port, changes, change)
-    finally:
-        for p in procs:
-            p.stop()
-        api.stop()
-        etcd.cleanup()
 
 
 def main() -> int:

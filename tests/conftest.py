@@ -3,6 +3,8 @@ import subprocess
 
 import pytest
 
+from tests import etcdkv
+from tests.fakeapi import FakeApi
 from tests.procs import Etcd
 
 #: as the user's shell has it: importing skydns_common.etcd in this process sets a
@@ -25,6 +27,30 @@ def etcd():
     server = Etcd().start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture
+def api():
+    """A fake Kubernetes API server in this process, for one test."""
+    server = FakeApi().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clean_prefixes(etcd):
+    """``clean_prefixes(*prefixes)`` deletes those etcd prefixes now and again after the test."""
+    used: list[str] = []
+
+    def clean(*prefixes: str) -> None:
+        used.extend(prefixes)
+        for prefix in prefixes:
+            etcdkv.delete_prefix(etcd.url, prefix)
+    yield clean
+    for prefix in used:
+        etcdkv.delete_prefix(etcd.url, prefix)
 
 
 #: the tiers of a test that needs more than this process (pyproject registers them)

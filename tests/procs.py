@@ -20,6 +20,8 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SKYDNS_SHARED", REPO.parent / "shared"))
 
@@ -126,10 +128,14 @@ class Etcd:
         self.log = open(os.path.join(self.dir, "etcd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        if self.tls:
-            wait_port(self.client_port, timeout, self.proc)
-        else:
-            wait_http(self.url + "/health", timeout, self.proc)
+        try:
+            if self.tls:
+                wait_port(self.client_port, timeout, self.proc)
+            else:
+                wait_http(self.url + "/health", timeout, self.proc)
+        except BaseException:
+            self.stop()  # a member that never answered is not left running
+            raise
         return self
 
     def stop(self) -> None:
@@ -155,12 +161,34 @@ class Process:
                                      start_new_session=True, cwd=REPO)
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """Until /readiness on the process's health port says 200."""
+        """Until /readiness on the process's health port says 200; a process
+        that never gets there is stopped before the failure is raised."""
         try:
             wait_http(f"http://127.0.0.1:{self.http_port}/readiness", timeout, self.proc)
-        except Exception:
+        except BaseException:
             print(self.output())
+            self.stop()
             raise
+
+    def http(self, path: str) -> tuple[int, str]:
+        """GET ``path`` on the process's health/metrics port: (status, body)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """/metrics, parsed: {(sample name, sorted labels): value}."""
+        status, text = self.http("/metrics")
+        assert status == 200, (status, text)
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for fam in text_string_to_metric_families(text) for s in fam.samples}
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples of ``name`` whose labels include ``labels`` (0 when there are none)."""
+        return sum(value for (sample, have), value in self.metrics().items()
+                   if sample == name and labels.items() <= dict(have).items())
 
     def output(self) -> str:
         self.log.flush()
@@ -170,6 +198,12 @@ class Process:
         stop(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
 
 class Skydns(Process):
@@ -189,13 +223,6 @@ class Skydns(Process):
         if wait_ready:
             self.wait_ready()
 
-    def http(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
 
 class Kube2sky(Process):
     """kube2sky run as a process against the fake API server and etcd."""
@@ -205,6 +232,15 @@ class Kube2sky(Process):
         flags = [f"-kube_master_url={api_url}", f"-etcd-server={etcd_url}",
                  f"--healthz-port={self.http_port}", "--healthz-bind-address=127.0.0.1", *args]
         super().__init__("kube2sky", flags)
+
+    @classmethod
+    def for_prefix(cls, prefix: str, api_url: str, etcd_url: str, *args: str, ready: bool = True) -> "Kube2sky":
+        """kube2sky as the process tests run it: records under ``/prefix`` for
+        cluster.local, a 3 s leader lease (later ``args`` override), ready unless told."""
+        k = cls(api_url, etcd_url, f"--path-prefix={prefix}", "--domain=cluster.local", "--lease-ttl=3", *args)
+        if ready:
+            k.wait_ready()
+        return k
 
     def ready(self) -> bool:
         try:
@@ -219,26 +255,38 @@ class Dnsmasq:
     """dnsmasq from Debian as a loopback upstream: answers from a hosts file,
     NXDOMAIN for the rest of ``zone``, and logs every query it gets."""
 
-    def __init__(self, hosts: dict[str, str], ttl: int = 30, zone: str = "example.com") -> None:
+    def __init__(self, hosts: dict[str, str] | None = None, ttl: int = 30, zone: str = "example.com", *,
+                 hosts_path: str | Path | None = None, cache_size: int | None = None,
+                 log_queries: bool = True) -> None:
+        """``hosts`` (name: ip) is written to a hosts file of its own, or
+        ``hosts_path`` is served as it is; ``cache_size`` None keeps dnsmasq's
+        default; ``log_queries`` False leaves out the per-query log (the bench
+        measures dnsmasq's CPU, and ``queries`` then counts nothing)."""
         binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         if not os.path.exists(binary):
             raise RuntimeError("dnsmasq is not installed: run `make setup`")
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="dnsmasq-")
-        hostfile = os.path.join(self.dir, "hosts")
-        with open(hostfile, "w") as f:
-            for name, ip in hosts.items():
-                f.write(f"{ip} {name}\n")
+        hostfile = str(hosts_path) if hosts_path is not None else os.path.join(self.dir, "hosts")
+        if hosts_path is None:
+            with open(hostfile, "w") as f:
+                for name, ip in (hosts or {}).items():
+                    f.write(f"{ip} {name}\n")
         self.logpath = os.path.join(self.dir, "log")
         cmd = [binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", f"--addn-hosts={hostfile}",
                f"--port={self.port}", "--listen-address=127.0.0.1", "--bind-interfaces", "--interface=lo",
-               f"--local-ttl={ttl}", "--log-queries", f"--log-facility={self.logpath}", f"--local=/{zone}/",
+               f"--local-ttl={ttl}", f"--log-facility={self.logpath}", f"--local=/{zone}/",
                "--pid-file=", "--user=root", "--group=root"]
+        if log_queries:
+            cmd.append("--log-queries")
+        if cache_size is not None:
+            cmd.append(f"--cache-size={cache_size}")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 10
         while not (os.path.exists(self.logpath) and "started" in Path(self.logpath).read_text()):
             if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.cleanup()  # never left running when it did not come up
                 raise RuntimeError(f"dnsmasq did not start ({self.proc.poll()})")
             time.sleep(0.05)
 

@@ -7,6 +7,8 @@ time, so other processes on a busy machine do not count."""
 import statistics
 import time
 
+import pytest
+
 from skydns.config import Config, normalise
 from skydns.packetcache import PacketCache
 from skydns.store import Store
@@ -40,6 +42,7 @@ def _run(cache: PacketCache, store: Store, cfg: Config, batches: int):
     return seconds, misses
 
 
+@pytest.mark.slow
 def test_cost_stays_flat_and_hot_names_stay_past_capacity():
     store, cfg = Store(), normalise(Config(domain="cluster.local."))
     ratios = []

@@ -160,7 +160,9 @@ def test_a_watch_that_stops_delivering_is_restarted(etcd):
         task = asyncio.create_task(mirror.run())
         try:
             await asyncio.wait_for(mirror.synced.wait(), 10)
+            waited = time.monotonic()
             while not state.connected:  # watching
+                assert time.monotonic() - waited < 10, "the watch never started"
                 await asyncio.sleep(0.01)
             async with aetcd.Client("127.0.0.1", int(etcd.url.rsplit(":", 1)[1])) as c:
                 await c.put(b"/stuck/local/cluster/x", b'{"host":"10.70.8.8"}')

@@ -10,7 +10,6 @@ import aetcd
 import pytest
 
 from tests import etcdkv
-from tests.fakeapi import FakeApi
 from tests.k8sobj import endpoints, pod, service
 from tests.procs import Kube2sky, wait_until
 
@@ -30,36 +29,18 @@ def keys(url, sub="svc/"):
 
 
 @pytest.fixture
-def api():
-    a = FakeApi().start()
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def clean(etcd):
-    etcdkv.delete_prefix(etcd.url, f"/{P}/")
-    etcdkv.delete_prefix(etcd.url, "/kube2sky/")
-    yield
-    etcdkv.delete_prefix(etcd.url, f"/{P}/")
-    etcdkv.delete_prefix(etcd.url, "/kube2sky/")
-
-
-def start(api, etcd, *args):
-    k = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", *args)
-    k.wait_ready()
-    return k
+def clean(clean_prefixes):
+    clean_prefixes(f"/{P}/", "/kube2sky/")
 
 
 def test_restart_removes_records_of_services_deleted_while_down(etcd, api, clean):
     api.put("services", service("keep", "10.0.0.1"))
     api.put("services", service("gone", "10.0.0.2"))
     etcdkv.put(etcd.url, {f"{D}/hadoop/nn1": '{"host":"10.1.1.1"}', f"/{P}/arpa/in-addr/10/1/1/1": '{"host":"nn1.hadoop.cluster.local."}'})
-    k = start(api, etcd)
-    wait_until(lambda: f"{D}/svc/default/gone/4e756cde" in keys(etcd.url), what="first sync")
-    k.stop()
+    with Kube2sky.for_prefix(P, api.url, etcd.url):
+        wait_until(lambda: f"{D}/svc/default/gone/4e756cde" in keys(etcd.url), what="first sync")
     api.delete("services", "default", "gone")
-    k = start(api, etcd)
+    k = Kube2sky.for_prefix(P, api.url, etcd.url)
     try:
         wait_until(lambda: not any("/gone/" in key for key in keys(etcd.url)), what="stale record removed")
         assert f"{D}/svc/default/keep/c88f1059" in keys(etcd.url)
@@ -74,7 +55,7 @@ def test_restart_removes_records_of_services_deleted_while_down(etcd, api, clean
 
 def test_clusterip_update_is_one_transaction(etcd, api, clean):
     api.put("services", service("web", "10.0.0.1", [{"name": "http", "protocol": "TCP", "port": 80}]))
-    k = start(api, etcd)
+    k = Kube2sky.for_prefix(P, api.url, etcd.url)
     try:
         wait_until(lambda: len(keys(etcd.url)) == 2, what="first sync")
         seen = []
@@ -110,7 +91,7 @@ def test_clusterip_update_is_one_transaction(etcd, api, clean):
 @pytest.mark.parametrize("fault", ["410", "drop", "500", "restart"])
 def test_watch_faults_converge(etcd, api, clean, fault):
     api.put("services", service("a", "10.0.0.1"))
-    k = start(api, etcd, "--watch-timeout=30")
+    k = Kube2sky.for_prefix(P, api.url, etcd.url, "--watch-timeout=30")
     try:
         wait_until(lambda: len(keys(etcd.url)) == 1, what="first sync")
         if fault == "410":
@@ -140,7 +121,7 @@ def test_headless_and_pods_written(etcd, api, clean):
     api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.0.0.5", "hostname": "web-0"}],
                                            "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
     api.put("pods", pod("p1", "10.1.2.3"))
-    k = start(api, etcd)
+    k = Kube2sky.for_prefix(P, api.url, etcd.url)
     try:
         wait_until(lambda: f"{D}/svc/default/hl/_tcp/_http/web-0" in keys(etcd.url), what="headless")
         wait_until(lambda: keys(etcd.url, "pod/") != {}, what="pod")
@@ -155,7 +136,7 @@ def test_legacy_names_on_then_off(etcd, api, clean):
     api.put("services", service("redis", "10.0.0.1"))
     api.put("services", service("hl", "None"))  # and the 1.7-1.11 headless leaves D/<ns>/<svc>/<hash>
     api.put("endpoints", endpoints("hl", [{"addresses": [{"ip": "10.0.0.5", "hostname": "web-0"}]}]))
-    k = start(api, etcd, "--legacy-names")
+    k = Kube2sky.for_prefix(P, api.url, etcd.url, "--legacy-names")
     try:
         wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {
             f"{D}/default/redis": value("10.0.0.1").encode(),
@@ -163,7 +144,7 @@ def test_legacy_names_on_then_off(etcd, api, clean):
         assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
     finally:
         k.stop()
-    k = start(api, etcd, "-legacy-names=false")
+    k = Kube2sky.for_prefix(P, api.url, etcd.url, "-legacy-names=false")
     try:
         wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/default/") == {}, what="legacy name removed")
         assert f"{D}/svc/default/redis/c88f1059" in keys(etcd.url)
@@ -173,9 +154,8 @@ def test_legacy_names_on_then_off(etcd, api, clean):
 
 def test_two_replicas_one_writer_and_handover(etcd, api, clean):
     api.put("services", service("a", "10.0.0.1"))
-    first = start(api, etcd, "--id=first")
-    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", "--id=second")
-    try:
+    with Kube2sky.for_prefix(P, api.url, etcd.url, "--id=first") as first, \
+            Kube2sky.for_prefix(P, api.url, etcd.url, "--id=second", ready=False) as second:
         second.wait_ready()
         wait_until(lambda: len(keys(etcd.url)) == 1, what="first sync")
         assert etcdkv.dump(etcd.url, "/kube2sky/leader/")[f"/kube2sky/leader/{P}"] == b"first"
@@ -190,9 +170,6 @@ def test_two_replicas_one_writer_and_handover(etcd, api, clean):
         assert time.monotonic() - killed < 3 + 1.5  # within the lease TTL (plus polling)
         api.put("services", service("c", "10.0.0.3"))
         wait_until(lambda: len(keys(etcd.url)) == 3, what="new leader writes")
-    finally:
-        first.stop()
-        second.stop()
 
 
 def test_keeps_running_without_etcd(api, clean):
@@ -209,18 +186,14 @@ def test_keeps_running_without_etcd(api, clean):
 
 def test_stopping_leader_hands_over_at_once(etcd, api, clean):
     api.put("services", service("a", "10.0.0.1"))
-    first = start(api, etcd, "--id=first", "--lease-ttl=30")
-    second = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=30",
-                      "--id=second")
-    try:
+    with Kube2sky.for_prefix(P, api.url, etcd.url, "--id=first", "--lease-ttl=30") as first, \
+            Kube2sky.for_prefix(P, api.url, etcd.url, "--id=second", "--lease-ttl=30", ready=False) as second:
         second.wait_ready()
         first.stop()  # SIGTERM: the lease is revoked, not left to run out
         stopped = time.monotonic()
         wait_until(lambda: etcdkv.dump(etcd.url, "/kube2sky/leader/").get(f"/kube2sky/leader/{P}") == b"second",
                    timeout=10, what="handover")
         assert time.monotonic() - stopped < 3
-    finally:
-        second.stop()
 
 
 def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clean):
@@ -231,7 +204,7 @@ def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clea
                                             "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}]))
     for i in range(30):
         api.put("services", service(f"s{i}", f"10.8.0.{i}"))
-    k = start(api, etcd)
+    k = Kube2sky.for_prefix(P, api.url, etcd.url)
     try:
         wait_until(lambda: len(keys(etcd.url)) == 200 + 30, what="all written")
         addresses[0] = {"ip": "10.7.1.0", "hostname": "w-0"}
@@ -243,19 +216,8 @@ def test_a_service_with_more_records_than_one_transaction_allows(etcd, api, clea
         k.stop()
 
 
-def _metrics(k):
-    """kube2sky's /metrics, parsed: {(name, sorted labels): value}."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-    with urllib.request.urlopen(f"http://127.0.0.1:{k.http_port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
-
-
 def test_metrics_after_a_known_sequence(etcd, api, clean):
-    k = start(api, etcd, "--watch-timeout=1")
+    k = Kube2sky.for_prefix(P, api.url, etcd.url, "--watch-timeout=1")
     try:
         wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/dns-version") != {}, what="first sync")
         steps = [  # (change, key that shows it written)
@@ -267,9 +229,9 @@ def test_metrics_after_a_known_sequence(etcd, api, clean):
             before = keys(etcd.url)
             change()
             wait_until(lambda: (key in keys(etcd.url)) == present and keys(etcd.url) != before, what=key)
-        wait_until(lambda: _metrics(k).get(("skydns_kube2sky_watch_restarts_total", (("kind", "pods"),)), 0) >= 1,
+        wait_until(lambda: k.metrics().get(("skydns_kube2sky_watch_restarts_total", (("kind", "pods"),)), 0) >= 1,
                    timeout=10, what="a watch opened again after its 1 s timeout")
-        m = _metrics(k)
+        m = k.metrics()
         n = "skydns_kube2sky_"
         assert m[(n + "events_total", (("kind", "services"), ("type", "ADDED")))] == 1
         assert m[(n + "events_total", (("kind", "services"), ("type", "MODIFIED")))] == 1

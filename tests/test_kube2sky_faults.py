@@ -7,7 +7,6 @@ import time
 import pytest
 
 from tests import etcdkv
-from tests.fakeapi import FakeApi
 from tests.k8sobj import service
 from tests.procs import Kube2sky, wait_until
 
@@ -18,25 +17,8 @@ D = f"/{P}/local/cluster"
 
 
 @pytest.fixture
-def api():
-    a = FakeApi().start()
-    yield a
-    a.stop()
-
-
-@pytest.fixture
-def clean(etcd):
-    for prefix in (f"/{P}/", "/kube2sky/"):
-        etcdkv.delete_prefix(etcd.url, prefix)
-    yield
-    for prefix in (f"/{P}/", "/kube2sky/"):
-        etcdkv.delete_prefix(etcd.url, prefix)
-
-
-def start(api, etcd, *args):
-    k = Kube2sky(api.url, etcd.url, f"--path-prefix={P}", "--domain=cluster.local", "--lease-ttl=3", *args)
-    k.wait_ready()
-    return k
+def clean(clean_prefixes):
+    clean_prefixes(f"/{P}/", "/kube2sky/")
 
 
 @pytest.mark.etcd
@@ -47,7 +29,7 @@ def test_custom_records_of_the_legacy_shape_are_left_alone(etcd, api, clean):
     etcdkv.put(etcd.url, custom)
     api.put("services", service("redis", "10.0.0.1"))
     for _ in range(2):  # the first sync, and the reconcile of a restart
-        k = start(api, etcd)
+        k = Kube2sky.for_prefix(P, api.url, etcd.url)
         try:
             wait_until(lambda: f"{D}/svc/default/redis/c88f1059" in etcdkv.dump(etcd.url, f"{D}/svc/"),
                        what="the service written")
@@ -66,7 +48,7 @@ def test_custom_records_of_the_legacy_shape_are_left_alone(etcd, api, clean):
 @pytest.mark.slow
 def test_a_silent_watch_is_noticed_within_its_deadline(etcd, api, clean):
     api.put("services", service("first", "10.0.0.1"))
-    k = start(api, etcd, "--watch-timeout=2")
+    k = Kube2sky.for_prefix(P, api.url, etcd.url, "--watch-timeout=2")
     try:
         wait_until(lambda: etcdkv.dump(etcd.url, f"{D}/svc/default/first/"), what="first sync")
         time.sleep(0.5)

@@ -156,14 +156,18 @@ def both(etcd):
     for p in ("old", "new"):
         etcdkv.delete_prefix(etcd.url, f"/{p}/")
     b = Both()
-    procs = [Kube2sky(api.url, etcd.url, f"--path-prefix={p}", "--domain=cluster.local", f"--leader-key=/k2s-{p}",
-                      "--watch-timeout=5") for api, p in ((b.old, "old"), (b.new, "new"))]
-    for k in procs:
-        k.wait_ready()
-    yield b
-    for k in procs:
-        k.stop()
-    b.stop()
+    procs = []
+    try:
+        for api, p in ((b.old, "old"), (b.new, "new")):
+            procs.append(Kube2sky(api.url, etcd.url, f"--path-prefix={p}", "--domain=cluster.local",
+                                  f"--leader-key=/k2s-{p}", "--watch-timeout=5"))
+        for k in procs:
+            k.wait_ready()
+        yield b
+    finally:
+        for k in procs:
+            k.stop()
+        b.stop()
     for p in ("old", "new"):
         etcdkv.delete_prefix(etcd.url, f"/{p}/")
 

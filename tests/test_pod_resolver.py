@@ -39,6 +39,5 @@ def test_getent_resolves_custom_hosts_from_a_pod(tmp_path):
     assert got["nothere"][0] == 2  # not found
     # an edit of the hosts key through the API, seen by the pod's resolver
     assert got["registry-after-edit"] == [0, "10.0.0.2        registry.cluster.local"]
-    assert got["edit-seconds"] < 15
     # the host's files are as they were
     assert (etc("resolv.conf"), etc("nsswitch.conf")) == before

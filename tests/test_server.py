@@ -266,8 +266,7 @@ def test_workers_share_the_port_and_report_to_the_parent(etcd, sky):
         for _ in range(200):  # new source ports each time: the kernel spreads them over both processes
             assert addresses(srv.port, "web.default.svc.cluster.local.") == ("NOERROR", ["10.0.0.1"])
         time.sleep(1.5)
-        total = sum(float(line.split()[-1]) for line in srv.http("/metrics")[1].splitlines()
-                    if line.startswith("skydns_skydns_dns_request_count_total"))
+        total = srv.metric("skydns_skydns_dns_request_count_total")
         assert total >= 200
     finally:
         srv.stop()
