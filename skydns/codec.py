@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import struct
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from . import dnsdata as dd
 from skydns_common import msg
@@ -250,18 +250,18 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Se
 # -- header fields of any packet: the one place outside the codec and
 #    wire.parse_query where a packet's ID, flags or question bytes are read --
 
-#: slices of a packet: its 2-byte ID, and what follows it (the same whatever
-#: ID a client picks: the packet cache's key, a kept reply).  Slices rather
-#: than functions: the packet cache uses them on every hit.
-ID = slice(0, 2)
-AFTER_ID = slice(2, None)
+#: the length of a packet's ID: ``packet[:ID_LEN]`` is the ID and
+#: ``packet[ID_LEN:]`` what follows it (the same whatever ID a client picks:
+#: the packet cache's key, a kept reply).  A constant, not a function: the
+#: packet cache slices with it on every hit.
+ID_LEN: Final = 2
 
 _ID = struct.Struct("!H")
 
 
 def renumbered(packet: bytes, qid: int) -> bytes:
     """The packet with its ID set to ``qid``."""
-    return _ID.pack(qid) + packet[AFTER_ID]
+    return _ID.pack(qid) + packet[ID_LEN:]
 
 
 def rcode(packet: bytes) -> int:

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from typing import Callable
 
-from .codec import AFTER_ID, ID
+from .codec import ID_LEN
 from .config import Config
 from .rrsets import next_serial_at
 from .store import Store
@@ -99,7 +99,7 @@ class PacketCache:
 
     def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
         table = self.tables[tcp]
-        key = data[AFTER_ID]
+        key = data[ID_LEN:]
         entry = table.protected.get(key)
         if entry is None:
             entry = table.promote(key)
@@ -118,12 +118,12 @@ class PacketCache:
             return None
         tails = entry.tails
         if len(tails) == 1:
-            return data[ID] + tails[0]
+            return data[:ID_LEN] + tails[0]
         entry.turn += 1
-        return data[ID] + tails[entry.turn % len(tails)]
+        return data[:ID_LEN] + tails[entry.turn % len(tails)]
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
         expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
-        self.tables[tcp].add(data[AFTER_ID], Entry(tails, tuple(deps), store.generation, store.epoch, config,
+        self.tables[tcp].add(data[ID_LEN:], Entry(tails, tuple(deps), store.generation, store.epoch, config,
                                                    expires))

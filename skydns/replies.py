@@ -18,7 +18,7 @@ import time
 from typing import Callable
 
 from . import wire
-from .codec import AFTER_ID, rcode, truncated
+from .codec import ID_LEN, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
 from .metrics import Metrics, cause
 from .packetcache import PacketCache
@@ -63,7 +63,7 @@ class Replies:
             # an SOA (whose serial is the hour) is in the authority section
             # of NXDOMAIN/NODATA, or answers a question for SOA
             has_soa = bool(reply.authority) or query.question.type == SOA
-            self.packets.put(data, tcp, [p[AFTER_ID] for p in packets], reply.deps or [], self.state.store, cfg,
+            self.packets.put(data, tcp, [p[ID_LEN:] for p in packets], reply.deps or [], self.state.store, cfg,
                              has_soa, signed)
             out = packets[0]
         else:

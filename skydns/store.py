@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from types import MappingProxyType
 from typing import Any, Iterable, Iterator
 
 from skydns_common import msg
@@ -24,8 +23,9 @@ from skydns_common.bulk import without_gc
 from .dnsdata import Deps
 
 
-#: the shared empty children of a leaf node (read-only; a node gets a dict of its own)
-_NO_CHILDREN: Any = MappingProxyType({})
+#: the shared empty children of a leaf node: never written (a node gets a
+#: dict of its own before its first child, ``_put`` checks by identity)
+_NO_CHILDREN: dict[str, Node] = {}
 
 
 class Leaf:
