@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from skydns_common import msg
 from skydns_common.bulk import without_gc
