@@ -12,10 +12,9 @@ over UDP, cut to what the client takes (:func:`wire.fit_udp`).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
-from typing import Callable
+from typing import Callable, Final
 
 from . import wire
 from .codec import ID_LEN, rcode, truncated
@@ -26,7 +25,7 @@ from .rrsets import exists, types_at
 from .state import State
 
 #: most rotations of one answer kept in the packet cache
-MAX_TURNS = 8
+MAX_TURNS: Final = 8
 
 
 class Replies:
@@ -46,9 +45,7 @@ class Replies:
         from_store = reply.deps is not None and reply.rcode in (NOERROR, NXDOMAIN)
         signed = signer is not None and query.do and from_store
         if signed:
-            store = self.state.store
-            reply = signer.sign(query.question, reply, self.clock(), lambda n: exists(store, n),
-                                lambda n: types_at(store, n), cfg.min_ttl)
+            reply = self._signed(query, reply)
         turns = 1
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (A, AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), MAX_TURNS)
@@ -74,6 +71,14 @@ class Replies:
                              cause(reply.rcode, truncated(out), not reply.answer))
         return out
 
+    def _signed(self, query: wire.Query, reply: Reply) -> Reply:
+        """The reply with its signatures (a method of its own: compiled, the
+        closures here would cost every call of send)."""
+        store, signer = self.state.store, self.state.signer
+        assert signer is not None
+        return signer.sign(query.question, reply, self.clock(), lambda n: exists(store, n),
+                           lambda n: types_at(store, n), self.state.config.min_ttl)
+
     def servfail(self, query: wire.Query, tcp: bool, start: float, system: str = "auth") -> bytes:
         return self.send(query, Reply(rcode=SERVFAIL, aa=False, system=system), tcp, start)
 
@@ -90,4 +95,4 @@ def rotated(reply: Reply, k: int) -> Reply:
     if not k or not reply.answer:
         return reply
     k %= len(reply.answer)
-    return dataclasses.replace(reply, answer=reply.answer[k:] + reply.answer[:k])
+    return reply.replaced(answer=reply.answer[k:] + reply.answer[:k])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from typing import Iterable, Iterator
+from typing import Final, Iterable, Iterator
 
 from skydns_common import msg
 from skydns_common.bulk import without_gc
@@ -25,7 +25,7 @@ from .dnsdata import Deps
 
 #: the shared empty children of a leaf node: never written (a node gets a
 #: dict of its own before its first child, ``_put`` checks by identity)
-_NO_CHILDREN: dict[str, Node] = {}
+_NO_CHILDREN: Final[dict[str, Node]] = {}
 
 
 class Leaf:
@@ -219,23 +219,35 @@ class Store:
         match one label), sorted by key.  ``None`` when no key exists there:
         the name does not exist.  ``deps`` collects (node, version) pairs
         whose versions move whenever this result could change."""
-        i = len(parts)
         if "*" in parts or "any" in parts:
-            i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
-        node, found = self._descend(parts[:i] if i < len(parts) else parts)
+            return self._find_wild(parts, deps)
+        node = self.root
+        for label in parts:
+            nxt = node.children.get(label)
+            if nxt is None:
+                if deps is not None:
+                    deps.append((node, node.version))  # the name's absence lies under node
+                return None
+            node = nxt
+        if deps is not None:
+            deps.append((node, node.version))  # every match lies under node
+        children = node.children
+        if not children:
+            return [node.leaf] if node.leaf is not None else []
+        if node.leaf is None and len(children) == 1:  # most names: one hash-named leaf below
+            for child in children.values():
+                if not child.children and child.leaf is not None:
+                    return [child.leaf]
+        return list(node.leaves())
+
+    def _find_wild(self, parts: list[str], deps: Deps | None) -> list[Leaf] | None:
+        """find for a name with a wildcard label: every child matches it."""
+        i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
+        node, found = self._descend(parts[:i])
         if deps is not None:
             deps.append((node, node.version))  # every match, or its absence, lies under node
         if not found:
             return None
-        if i == len(parts):
-            children = node.children
-            if not children:
-                return [node.leaf] if node.leaf is not None else []
-            if node.leaf is None and len(children) == 1:  # most names: one hash-named leaf below
-                (child,) = children.values()
-                if not child.children and child.leaf is not None:
-                    return [child.leaf]
-            return list(node.leaves())
         frontier = [node]
         for label in parts[i:]:
             if label in msg.WILDCARDS:

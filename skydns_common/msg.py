@@ -15,14 +15,14 @@ import json
 import json.scanner
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Final, Iterable, Sequence
 
 from fnv_hash_fast import fnv1a_32
 
 #: Field order of a written value; also the set of fields a value may carry.
-FIELDS = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
+FIELDS: Final = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
 
-_INT_RANGES = {
+_INT_RANGES: Final = {
     "port": (0, 0xFFFF),
     "priority": (0, 0xFFFF),
     "weight": (0, 0xFFFF),
@@ -31,13 +31,13 @@ _INT_RANGES = {
 }
 
 #: the Python type of each field as JSON gives it
-_TYPES = {"host": str, "port": int, "priority": int, "weight": int, "text": str, "mail": bool, "ttl": int,
+_TYPES: Final = {"host": str, "port": int, "priority": int, "weight": int, "text": str, "mail": bool, "ttl": int,
           "targetstrip": int, "group": str}
 
-WILDCARDS = frozenset(("*", "any"))
+WILDCARDS: Final = frozenset(("*", "any"))
 
 #: a value larger than this is not a record (skydns values are a few dozen bytes)
-MAX_VALUE = 64 * 1024
+MAX_VALUE: Final = 64 * 1024
 
 
 class RecordError(ValueError):
@@ -86,10 +86,10 @@ def parse(raw: bytes | str) -> Service:
 
 
 #: field -> (Python type as JSON gives it, low, high) for one check per field
-_SPEC: dict[str, tuple[Any, int, int]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
+_SPEC: Final[dict[str, tuple[Any, int, int]]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
+_SCAN: Final = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
 
 
 def _loads(raw: bytes | str) -> object:
@@ -157,11 +157,11 @@ def dumps(s: Service, *, kube2sky: bool = False) -> str:
 
 
 #: what every kube2sky value ends with (spec section 4)
-_KUBE2SKY_TAIL = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
+_KUBE2SKY_TAIL: Final = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
 #: a host that JSON writes as it is (an IP or a DNS name)
-_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+_PLAIN: Final = re.compile(r"^[A-Za-z0-9._:-]*$")
 #: kube2sky's value for an address with no port, as the legacy layout holds it
-_KUBE2SKY_ADDRESS = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
+_KUBE2SKY_ADDRESS: Final = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
 
 
 def kube2sky_value(host: str, port: int = 0) -> str:
@@ -207,9 +207,16 @@ def labels(name: str) -> list[str]:
     if not name:
         return []
     parts = name.split(".")
-    for p in parts:
-        if not p or "/" in p:
-            raise RecordError(f"name {name!r} has a label that cannot be a key")
+    if "" in parts or "/" in name:
+        raise RecordError(f"name {name!r} has a label that cannot be a key")
+    return parts
+
+
+def key_parts(name: str) -> list[str]:
+    """:func:`labels` in key order (root side first): the path below the
+    prefix that the name's key takes, as the store walks it."""
+    parts = labels(name)
+    parts.reverse()
     return parts
 
 
@@ -282,7 +289,7 @@ def in_domain(name: str, domain: str) -> bool:
 
 
 #: the octets of a dotted quad as inet_pton reads them: 0-255, no leading zeros
-_OCTETS = frozenset(str(i) for i in range(256))
+_OCTETS: Final = frozenset(str(i) for i in range(256))
 
 
 def address(host: str) -> tuple[int, str] | None:

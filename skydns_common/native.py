@@ -42,6 +42,8 @@ NATIVE = (
     "skydns.replies",
     "skydns.handler",
     "skydns.metrics",
+    "skydns.config",
+    "skydns.state",
 )
 
 ROOT = Path(__file__).resolve().parent.parent
