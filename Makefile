@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
+# the compiled modules (setup.py; the list is skydns_common/native.py's NATIVE):
+# built again when one of their sources changes
+NATIVE_STAMP = $(VENV)/.native
+NATIVE_SRC := setup.py $(wildcard skydns/_udp.c) $(shell sed -n '/^NATIVE = (/,/^)/p' skydns_common/native.py \
+	| grep -o '"[a-z_.]*"' | tr -d '"' | sed 's|\.|/|g; s|$$|.py|')
 
 # the images: localhost/skydns-stack:latest and localhost/skydns-etcd:latest,
 # on a local Debian base made with debootstrap (no registry), or BASE=python:3.11-slim
@@ -10,14 +15,18 @@ BASE   ?= localhost/skydns-base:bookworm
 
 .PHONY: setup test unit lint run bench image clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(NATIVE_STAMP)
 
 $(STAMP): pyproject.toml scripts/install-system-deps
 	./scripts/install-system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,lint]'
-	touch $(STAMP)
+	touch $(STAMP) $(NATIVE_STAMP)
+
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SRC)
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(NATIVE_STAMP)
 
 test: setup
 	$(BIN)/pytest -q $(PYTEST_ARGS)
