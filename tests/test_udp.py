@@ -55,7 +55,7 @@ class Echo:
         return b"re:" + data
 
     async def _later(self, data: bytes) -> bytes:
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
         return b"late:" + data
 
 
@@ -349,24 +349,52 @@ def pair(family=socket.AF_INET):
     return s, client(family)
 
 
-def settle() -> None:
-    """A moment for datagrams sent on loopback to reach the socket."""
-    time.sleep(0.01)
+def unix_socketpair() -> tuple[socket.socket, socket.socket]:
+    """A server and a client whose datagrams are queued by the time send
+    returns (on loopback they may wait for a softirq): for tests that count."""
+    s, c = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.setblocking(False)
+    c.settimeout(TIMEOUT)
+    return s, c
+
+
+def drain_until(b, done) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not done():
+        assert time.monotonic() < deadline, "the datagrams did not come"
+        b.drain()
 
 
 def test_a_drain_reads_at_most_rounds_full_bursts():
-    s, c = pair()
+    s, c = unix_socketpair()
     calls = Calls()
     b = _udp().Batch(s.fileno(), calls.handle, calls.defer, burst=8, rounds=3)
     try:
         for i in range(30):
-            c.sendto(b"%02d" % i, s.getsockname())
-        settle()
+            c.send(b"%02d" % i)
         assert b.drain() == 24
         assert b.drain() == 6
         assert b.drain() == 0
         got = sorted(c.recv(100) for _ in range(30))
         assert got == sorted(b"re:%02d" % i for i in range(30))
+    finally:
+        b.close()
+        s.close()
+        c.close()
+
+
+def test_every_length_up_to_size_arrives_whole():
+    """Byte for byte, each in its own buffer; one longer than size is dropped."""
+    s, c = unix_socketpair()
+    seen: list[bytes] = []
+    b = _udp().Batch(s.fileno(), lambda data, tcp: seen.append(data), print, burst=4, size=1000)
+    try:
+        lengths = [1, 511, 512, 513, 999, 1000, 1001, 700]
+        sent = [(bytes(range(256)) * 4)[i % 7:][:n] for i, n in enumerate(lengths)]
+        for q in sent:
+            c.send(q)
+        assert b.drain() == 8
+        assert seen == [q for q in sent if len(q) <= 1000]
     finally:
         b.close()
         s.close()
@@ -382,8 +410,7 @@ def test_defer_gets_what_is_not_bytes_with_the_senders_address():
         try:
             c.sendto(b"x1", s.getsockname())
             c.sendto(b"a", s.getsockname())
-            settle()
-            assert b.drain() == 2
+            drain_until(b, lambda: len(calls.seen) == 2)
             assert c.recv(100) == b"re:a"
             [(obj, addr)] = calls.deferred
             assert obj is marker
@@ -398,18 +425,17 @@ def test_defer_gets_what_is_not_bytes_with_the_senders_address():
 
 
 def test_a_raise_sends_what_was_made_and_the_next_drain_goes_on():
-    s, c = pair()
+    s, c = unix_socketpair()
     calls = Calls({b"!": Boom("no")})
     b = _udp().Batch(s.fileno(), calls.handle, calls.defer)
     try:
         for q in (b"a", b"b", b"!", b"c"):
-            c.sendto(q, s.getsockname())
-        settle()
+            c.send(q)
         with pytest.raises(Boom):
             b.drain()
         assert sorted([c.recv(100), c.recv(100)]) == [b"re:a", b"re:b"]
-        c.sendto(b"d", s.getsockname())
-        settle()
+        assert calls.seen == [b"a", b"b", b"!"]  # the rest of that burst is dropped
+        c.send(b"d")
         assert b.drain() == 1
         assert c.recv(100) == b"re:d"
     finally:
@@ -419,7 +445,7 @@ def test_a_raise_sends_what_was_made_and_the_next_drain_goes_on():
 
 
 def test_misuse_is_an_error_not_a_crash():
-    s, c = pair()
+    s, c = unix_socketpair()
     udp = _udp()
     with pytest.raises(ValueError):
         udp.Batch(s.fileno(), print, print, burst=0)
@@ -440,8 +466,7 @@ def test_misuse_is_an_error_not_a_crash():
     for handle, error in ((reenter, RuntimeError), (close_inside, RuntimeError)):
         b = udp.Batch(s.fileno(), handle, print)
         holder[:] = [b]
-        c.sendto(b"x", s.getsockname())
-        settle()
+        c.send(b"x")
         with pytest.raises(error):
             b.drain()
         b.close()
