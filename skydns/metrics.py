@@ -60,13 +60,16 @@ class _Series:
         whole = int(ns)
         self.durations[_bucket(_DURATION_NS, whole if whole >= ns else whole + 1)] += 1  # ceil: "le" buckets
         self.duration_sum += seconds
-        self.sizes[_bucket(SIZE_BUCKETS, size)] += 1
+        self.sizes[_bucket(_SIZES, size)] += 1
         self.size_sum += size
 
 
 #: DURATION_BUCKETS in whole nanoseconds: bounds compared as integers
 #: (compiled, a float bound is boxed for every comparison)
 _DURATION_NS: Final = tuple(round(b * 1e9) for b in DURATION_BUCKETS)
+#: SIZE_BUCKETS as one tuple object (compiled, a Final tuple literal is a C
+#: struct, boxed into a new tuple wherever it is passed)
+_SIZES: Final[tuple[int, ...]] = tuple(SIZE_BUCKETS)
 
 
 def _bucket(bounds: tuple[int, ...], value: int) -> int:
