@@ -73,8 +73,8 @@ def comparable(packet: bytes):
             section(m.answer), section(m.authority), section(m.additional))
 
 
-@pytest.fixture(scope="module")
-def setup():
+def make_handler():
+    """The handler over the conformance data, its clock stopped at NOW, and the names the data serves."""
     store = Store()
     store.replace(((r["etcd_key"], r["value"].encode()) for r in DATA["records"]), 1)
     cfg = config_mod.merge_etcd(config_mod.from_args([]), etcd_config(DATA["config"]).encode())
@@ -82,6 +82,11 @@ def setup():
     state.connected = True
     names = sorted({msg.name_of(r["etcd_key"], "skydns") for r in DATA["records"]} | {cfg.domain})
     return Handler(state, Forwarder(cfg), Metrics(), clock=lambda: NOW), names
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return make_handler()
 
 
 def questions(names: list[str], domain: str, n: int, seed: int = 2026):
