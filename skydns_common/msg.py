@@ -14,7 +14,6 @@ import ipaddress
 import json
 import json.scanner
 import re
-from dataclasses import dataclass
 from typing import Any, Final, Iterable, Sequence
 
 from fnv_hash_fast import fnv1a_32
@@ -44,21 +43,38 @@ class RecordError(ValueError):
     """A value or a name that cannot be a record."""
 
 
-@dataclass(slots=True, unsafe_hash=True)
 class Service:
-    """One leaf of the tree: the nine fields of a skydns value.  Treated as
-    immutable (not frozen: a frozen dataclass is several times slower to make,
-    and skydns makes one per key at start-up)."""
+    """One leaf of the tree: the nine fields of a skydns value, compared and
+    hashed by value.  Treated as immutable.  A plain class, not a dataclass:
+    skydns makes one per key at start-up, and a dataclass's generated
+    ``__init__`` is a Python function even where this module is compiled."""
 
-    host: str = ""
-    port: int = 0
-    priority: int = 0
-    weight: int = 0
-    text: str = ""
-    mail: bool = False
-    ttl: int = 0
-    targetstrip: int = 0
-    group: str = ""
+    __slots__ = FIELDS
+
+    def __init__(self, host: str = "", port: int = 0, priority: int = 0, weight: int = 0, text: str = "",
+                 mail: bool = False, ttl: int = 0, targetstrip: int = 0, group: str = "") -> None:
+        self.host = host
+        self.port = port
+        self.priority = priority
+        self.weight = weight
+        self.text = text
+        self.mail = mail
+        self.ttl = ttl
+        self.targetstrip = targetstrip
+        self.group = group
+
+    def _fields(self) -> tuple[str, int, int, int, str, bool, int, int, str]:
+        return (self.host, self.port, self.priority, self.weight, self.text, self.mail, self.ttl, self.targetstrip,
+                self.group)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Service) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Service(" + ", ".join(f"{f}={v!r}" for f, v in zip(FIELDS, self._fields())) + ")"
 
 
 def parse(raw: bytes | str) -> Service:
@@ -66,23 +82,64 @@ def parse(raw: bytes | str) -> Service:
     the zero value, and a field of the wrong type is an error naming it."""
     if len(raw) > MAX_VALUE:
         raise RecordError(f"value is larger than {MAX_VALUE // 1024} KiB")
+    if type(raw) is bytes:
+        written = _kube2sky_service(raw)
+        if written is not None:
+            return written
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes | str) -> Service:
+    """:func:`parse` through the JSON decoder, whatever the value's shape."""
     try:
         obj = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
-    kw: dict[str, Any] = {}
+    out = Service()
     for name, v in obj.items():
         spec = _SPEC.get(name)
         if spec is None or v is None:
             continue  # unknown fields are ignored; null is the zero value
         kind, lo, hi = spec
         if type(v) is kind and (kind is not int or lo <= v <= hi):
-            kw[name] = v
+            setattr(out, name, v)
         else:
-            kw[name] = _check(name, v)  # raises, naming the field
-    return Service(**kw)
+            setattr(out, name, _check(name, v))  # raises, naming the field
+    return out
+
+
+def _kube2sky_service(raw: bytes) -> Service | None:
+    """The Service of a value exactly as kube2sky writes it
+    (:func:`kube2sky_value`) for a host that needs no JSON escaping -- nearly
+    every key of a cluster's tree -- read without the JSON decoder (a few
+    byte tests, against a decode and a check per field: start-up reads one
+    value per key); None for any other form, which the decoder reads."""
+    tail = _KUBE2SKY_TAIL_BYTES
+    if raw[:1] != b"{" or not raw.endswith(tail):
+        return None
+    body = raw[1:len(raw) - len(tail)]  # '"host":"<host>",' then '"port":<n>,', each optional
+    host = ""
+    if body.startswith(b'"host":"'):
+        end = body.find(b'",', 8)
+        if end < 0:
+            return None
+        text = body[8:end]
+        if text.translate(None, _PLAIN_BYTES):
+            return None  # a byte that JSON might escape, or an escape: the decoder's
+        host = text.decode()
+        body = body[end + 2:]
+    port = 0
+    if body:
+        digits = body[7:-1]
+        if (not body.startswith(b'"port":') or body[-1:] != b"," or not digits.isdigit() or len(digits) > 5
+                or (len(digits) > 1 and digits[:1] == b"0")):
+            return None
+        port = int(digits)
+        if port > 0xFFFF:
+            return None  # out of range: the decoder's path says so
+    return Service(host, port, 10, 10, "", False, 30, 0, "")
 
 
 #: field -> (Python type as JSON gives it, low, high) for one check per field
@@ -158,8 +215,10 @@ def dumps(s: Service, *, kube2sky: bool = False) -> str:
 
 #: what every kube2sky value ends with (spec section 4)
 _KUBE2SKY_TAIL: Final = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
-#: a host that JSON writes as it is (an IP or a DNS name)
-_PLAIN: Final = re.compile(r"^[A-Za-z0-9._:-]*$")
+_KUBE2SKY_TAIL_BYTES: Final = _KUBE2SKY_TAIL.encode()
+#: the bytes of a host that JSON writes as it is (an IP or a DNS name)
+_PLAIN_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+_PLAIN: Final = re.compile("^[" + re.escape(_PLAIN_BYTES.decode()) + "]*$")
 #: kube2sky's value for an address with no port, as the legacy layout holds it
 _KUBE2SKY_ADDRESS: Final = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
 
