@@ -90,26 +90,39 @@ class Store:
     def replace(self, kvs: Iterable[tuple[str, bytes]], revision: int) -> list[tuple[str, str]]:
         """Load a full listing taken at ``revision``; returns the (key, error)
         pairs of values that were skipped."""
-        self.root = Node()
-        self.epoch += 1
-        self.raw = {}
-        self.invalid = {}
-        self.config_raw = None
-        errors = []
+        fresh = Store(self.prefix)
         with without_gc():
-            for key, value in kvs:
-                err = self._put(key, value, None, touch=False)  # a new epoch already invalidates every cache
-                if err:
-                    errors.append((key, err))
-            # The index has no reference cycles (refcounting frees a replaced one), so
-            # the cyclic collector need never walk it: without this a full collection
-            # over hundreds of thousands of leaves pauses answers for a good part of a
-            # second (and the first would come as soon as the collector is back on).
-            gc.freeze()
+            errors = fresh.load(kvs)
+        self.adopt(fresh, revision)
+        return errors
+
+    def load(self, kvs: Iterable[tuple[str, bytes]]) -> list[tuple[str, str]]:
+        """Add keys to a store that nobody reads yet (a listing's pages, one
+        after the other, before :meth:`adopt` makes them the index); returns
+        the (key, error) pairs of values that were skipped."""
+        errors = []
+        for key, value in kvs:
+            err = self._put(key, value, None, touch=False)  # adopt's new epoch invalidates every cache
+            if err:
+                errors.append((key, err))
+        return errors
+
+    def adopt(self, fresh: Store, revision: int) -> None:
+        """Serve ``fresh``'s keys from now on, as of ``revision`` (the end of
+        a relist: the index answering until now is dropped whole)."""
+        self.root = fresh.root
+        self.raw = fresh.raw
+        self.invalid = fresh.invalid
+        self.config_raw = fresh.config_raw
+        self.epoch += 1
+        # The index has no reference cycles (refcounting frees a replaced one), so
+        # the cyclic collector need never walk it: without this a full collection
+        # over hundreds of thousands of leaves pauses answers for a good part of a
+        # second (and the first would come as soon as the collector is back on).
+        gc.freeze()
         self.revision = revision
         self.synced = True
         self.generation += 1
-        return errors
 
     def put(self, key: str, value: bytes, revision: int = 0, expires: float | None = None) -> str | None:
         """Apply one put; returns the error when the value was skipped."""
