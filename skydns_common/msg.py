@@ -116,29 +116,28 @@ def _kube2sky_service(raw: bytes) -> Service | None:
     every key of a cluster's tree -- read without the JSON decoder (a few
     byte tests, against a decode and a check per field: start-up reads one
     value per key); None for any other form, which the decoder reads."""
-    tail = _KUBE2SKY_TAIL_BYTES
-    if raw[:1] != b"{" or not raw.endswith(tail):
+    if not raw.startswith(b'{"host":"'):
+        return None  # (kube2sky writes a host into every value it reads back)
+    end = raw.find(b'",', 9)
+    if end < 0:
         return None
-    body = raw[1:len(raw) - len(tail)]  # '"host":"<host>",' then '"port":<n>,', each optional
-    host = ""
-    if body.startswith(b'"host":"'):
-        end = body.find(b'",', 8)
-        if end < 0:
-            return None
-        text = body[8:end]
-        if text.translate(None, _PLAIN_BYTES):
-            return None  # a byte that JSON might escape, or an escape: the decoder's
-        host = text.decode()
-        body = body[end + 2:]
+    text = raw[9:end]
+    if text.translate(None, _PLAIN_BYTES):
+        return None  # a byte that JSON might escape, or an escape: the decoder's
+    pos = end + 2
     port = 0
-    if body:
-        digits = body[7:-1]
-        if (not body.startswith(b'"port":') or body[-1:] != b"," or not digits.isdigit() or len(digits) > 5
-                or (len(digits) > 1 and digits[:1] == b"0")):
+    if raw.startswith(b'"port":', pos):
+        comma = raw.find(b",", pos + 7)
+        digits = raw[pos + 7:comma]
+        if comma < 0 or not digits.isdigit() or len(digits) > 5 or (len(digits) > 1 and digits[:1] == b"0"):
             return None
         port = int(digits)
         if port > 0xFFFF:
             return None  # out of range: the decoder's path says so
+        pos = comma + 1
+    if len(raw) - pos != len(_KUBE2SKY_TAIL_BYTES) or not raw.endswith(_KUBE2SKY_TAIL_BYTES):
+        return None
+    host = text.decode()
     return Service(host, port, 10, 10, "", False, 30, 0, "")
 
 

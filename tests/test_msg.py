@@ -202,11 +202,12 @@ def test_kube2sky_values_read_without_the_decoder_as_with_it(host, port, shape):
 
 
 def test_kube2sky_values_are_read_by_the_pattern():
-    for host, port in (("10.0.0.1", 0), ("web.default.svc.cluster.local", 80), ("fd00::1", 53), ("", 0)):
+    for host, port in (("10.0.0.1", 0), ("web.default.svc.cluster.local", 80), ("fd00::1", 53)):
         raw = msg.kube2sky_value(host, port).encode()
         assert msg._kube2sky_service(raw) == msg.parse_json(raw) == V(host=host, port=port, priority=10, weight=10,
                                                                         ttl=30)
     assert msg._kube2sky_service(b'{"host":"a\\u0041",' + msg._KUBE2SKY_TAIL.encode()) is None  # escaped: the decoder
+    assert msg._kube2sky_service(msg.kube2sky_value("").encode()) is None  # no host: the decoder
 
 
 # -- is this an IP: msg.address is the one test, pure, and agrees with inet_pton/inet_ntop
