@@ -12,6 +12,7 @@ send buffer and the kernel says EAGAIN.
 import asyncio
 import gc
 import os
+import contextlib
 import socket
 import sys
 import time
@@ -97,6 +98,18 @@ async def in_thread(fn, *args):
     return await asyncio.to_thread(fn, *args)
 
 
+@contextlib.asynccontextmanager
+async def served(path, family=socket.AF_INET, handler=None, client_family=None):
+    """(server, its handler, its address, a client socket), all closed after."""
+    srv, handler, addr = await serve(path, family, handler)
+    c = client(family if client_family is None else client_family)
+    try:
+        yield srv, handler, addr, c
+    finally:
+        c.close()
+        srv.close()
+
+
 async def serve(path, family=socket.AF_INET, handler=None):
     handler = handler or Echo()
     host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
@@ -106,43 +119,28 @@ async def serve(path, family=socket.AF_INET, handler=None):
 
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 256, 257, 300])
 async def test_questions_sent_together_each_get_their_answer(path, n):
-    srv, handler, addr = await serve(path)
-    c = client()
-    try:
+    async with served(path) as (srv, handler, addr, c):
         questions = [b"q%05d" % i for i in range(n)]
         got = await in_thread(exchange, c, addr, questions, lambda g: len(g) == n)
         assert sorted(got) == [b"re:" + q for q in questions]
-    finally:
-        c.close()
-        srv.close()
 
 
 def test_on_uvloop_too(path):
     """skydns runs on uvloop: the same server, the loop calling Batch.drain itself."""
     async def go():
-        srv, _, addr = await serve(path)
-        c = client()
-        try:
+        async with served(path) as (srv, _, addr, c):
             questions = [b"u%03d" % i for i in range(300)]
             got = await in_thread(exchange, c, addr, questions, lambda g: len(g) == 300)
             assert sorted(got) == [b"re:" + q for q in questions]
-        finally:
-            c.close()
-            srv.close()
     assert uvloop is not None
     uvloop.run(go())
 
 
 async def test_ipv6(path):
-    srv, _, addr = await serve(path, socket.AF_INET6)
-    c = client(socket.AF_INET6)
-    try:
+    async with served(path, socket.AF_INET6) as (srv, _, addr, c):
         questions = [b"v6-%03d" % i for i in range(100)]
         got = await in_thread(exchange, c, addr, questions, lambda g: len(g) == 100)
         assert sorted(got) == [b"re:" + q for q in questions]
-    finally:
-        c.close()
-        srv.close()
 
 
 async def test_an_awaitable_is_answered_later(path):
@@ -165,18 +163,13 @@ async def test_an_awaitable_is_answered_later(path):
 
 
 async def test_none_sends_nothing(path):
-    srv, handler, addr = await serve(path)
-    c = client()
-    try:
+    async with served(path) as (srv, handler, addr, c):
         got = await in_thread(exchange, c, addr, [b"none1", b"a", b"none2", b"b"], lambda g: len(g) == 2)
         assert sorted(got) == [b"re:a", b"re:b"]
         c.settimeout(0.2)
         with pytest.raises(socket.timeout):
             c.recv(65535)
         assert handler.seen == [b"none1", b"a", b"none2", b"b"]
-    finally:
-        c.close()
-        srv.close()
 
 
 async def test_a_handler_that_raises_does_not_stop_the_server(path):
@@ -200,42 +193,27 @@ async def test_a_handler_that_raises_does_not_stop_the_server(path):
 
 async def test_a_datagram_longer_than_size_is_dropped(path, monkeypatch):
     monkeypatch.setattr(UdpServer, "SIZE", 512)
-    srv, handler, addr = await serve(path)
-    c = client()
-    try:
+    async with served(path) as (srv, handler, addr, c):
         questions = [b"size" + b"." * 508, b"size" + b"." * 509, b"size" + b"." * 3000, b"a"]
         got = await in_thread(exchange, c, addr, questions, lambda g: b"re:a" in g)
         assert got == [b"len:512", b"re:a"]
         assert handler.seen == [questions[0], b"a"]
-    finally:
-        c.close()
-        srv.close()
 
 
 async def test_the_largest_datagram_arrives_whole(path):
-    srv, handler, addr = await serve(path)
-    c = client()
-    try:
+    async with served(path) as (srv, handler, addr, c):
         big = b"size" + b"." * (65507 - 4)  # the most an IPv4 UDP datagram carries
         got = await in_thread(exchange, c, addr, [big, b"a"], lambda g: len(g) == 2)
         assert sorted(got) == [b"len:65507", b"re:a"]
         assert handler.seen[0] == big
-    finally:
-        c.close()
-        srv.close()
 
 
 async def test_a_reply_the_kernel_refuses_is_skipped(path):
     """A reply no datagram holds (EMSGSIZE) is dropped; the others in its burst go."""
-    srv, _, addr = await serve(path)
-    c = client()
-    try:
+    async with served(path) as (srv, _, addr, c):
         questions = [b"a", b"long", b"b", b"long", b"c"]
         got = await in_thread(exchange, c, addr, questions, lambda g: len(g) == 3)
         assert sorted(got) == [b"re:a", b"re:b", b"re:c"]
-    finally:
-        c.close()
-        srv.close()
 
 
 async def test_a_reply_to_a_closed_client_does_not_stop_the_server(path):
