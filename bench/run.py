@@ -197,7 +197,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=1, help="skydns processes (-workers)")
     p.add_argument("--clients", type=int, default=8, help="dnsperf clients")
     p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
-    p.add_argument("--scale-keys", type=int, default=200_000,
+    p.add_argument("--scale-keys", type=int, default=750_000,
                    help="keys for the start-up/memory figures (0: skip the scale part)")
     p.add_argument("--rounds", type=int, default=3,
                    help="timed runs per server and workload, taken in turns (the median is shown)")
