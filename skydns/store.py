@@ -76,7 +76,11 @@ class Store:
         self.head = "/" + self.prefix
         self.config_key = self.head + "/config"
         self.root = Node()
-        self.raw: dict[str, bytes] = {}
+        #: every key mirrored and its value; None for a value exactly as
+        #: kube2sky writes it for its leaf's host and port (most of a cluster's
+        #: tree: ~28 MB at the scalability envelope), which :meth:`value`
+        #: writes again
+        self.raw: dict[str, bytes | None] = {}
         self.invalid: dict[str, str] = {}
         self.config_raw: bytes | None = None
         self.revision = 0
@@ -151,19 +155,21 @@ class Store:
             self.generation += 1
 
     def _put(self, key: str, value: bytes, expires: float | None, touch: bool = True) -> str | None:
-        self.raw[key] = value
         if key == self.config_key:
-            self.config_raw = value
+            self.raw[key] = self.config_raw = value
             return None
         parts = self._labels(key)
         if not parts:
+            self.raw[key] = value
             return "key is not under the prefix or has an empty segment"
         try:
-            service = msg.parse(value)
+            service, written = msg.parse_written(value)
         except msg.RecordError as exc:
+            self.raw[key] = value
             self.invalid[key] = str(exc)
             self._remove(key)
             return str(exc)
+        self.raw[key] = None if written else value
         if self.invalid:
             self.invalid.pop(key, None)
         node = self.root
@@ -178,6 +184,7 @@ class Store:
             node = child
             if path is not None:
                 path.append(node)
+        self._keep_value(node.leaf, key)
         node.leaf = Leaf(key, service, len(parts), expires)
         if path is not None:
             _touch(path)
@@ -190,6 +197,7 @@ class Store:
         path = self._walk(parts)
         if len(path) <= len(parts):
             return
+        self._keep_value(path[-1].leaf, key)
         path[-1].leaf = None
         _touch(path)
         # prune empty nodes so a deleted name stops existing (NXDOMAIN)
@@ -199,6 +207,13 @@ class Store:
                 del path[i - 1].children[parts[i - 1]]
             else:
                 break
+
+    def _keep_value(self, leaf: Leaf | None, key: str) -> None:
+        """Before ``key`` takes or drops a leaf that another key (in other
+        case: the index is case-blind) wrote, keep that key's value, which
+        could otherwise not be written again from its leaf."""
+        if leaf is not None and leaf.key != key and leaf.key in self.raw and self.raw[leaf.key] is None:
+            self.raw[leaf.key] = _written(leaf)
 
     def _labels(self, key: str) -> list[str] | None:
         return msg.split_key(key, self.head)
@@ -281,13 +296,31 @@ class Store:
     def __len__(self) -> int:
         return len(self.raw)
 
+    def value(self, key: str) -> bytes | None:
+        """The value of a key mirrored, as etcd holds it (None: not mirrored)."""
+        if key not in self.raw:
+            return None
+        raw = self.raw[key]
+        if raw is not None:
+            return raw
+        node, found = self._descend(self._labels(key) or [])
+        leaf = node.leaf
+        # only a leaf's own value is left out (_put keeps a value whose leaf another key takes)
+        assert found and leaf is not None and leaf.key == key, key
+        return _written(leaf)
+
     def digest(self) -> str:
         """A hash of every key and value mirrored, to compare with etcd's
         content without showing it."""
         h = hashlib.sha256()
         for key in sorted(self.raw):
-            h.update(key.encode() + b"\0" + self.raw[key] + b"\0")
+            h.update(key.encode() + b"\0" + (self.value(key) or b"") + b"\0")
         return h.hexdigest()
+
+
+def _written(leaf: Leaf) -> bytes:
+    """The value kube2sky wrote for a leaf whose value was not kept."""
+    return msg.kube2sky_value(leaf.service.host, leaf.service.port).encode()
 
 
 def _touch(path: list[Node]) -> None:

@@ -80,13 +80,21 @@ class Service:
 def parse(raw: bytes | str) -> Service:
     """Read a stored value leniently: unknown fields are ignored, ``null`` is
     the zero value, and a field of the wrong type is an error naming it."""
+    return parse_written(raw)[0]
+
+
+def parse_written(raw: bytes | str) -> tuple[Service, bool]:
+    """:func:`parse`, and whether ``raw`` is exactly kube2sky's value for the
+    Service's host and port (:func:`kube2sky_value`): then it need not be
+    kept, it can be written again (skydns's mirror keeps only the others)."""
     if len(raw) > MAX_VALUE:
         raise RecordError(f"value is larger than {MAX_VALUE // 1024} KiB")
     if type(raw) is bytes:
         written = _kube2sky_service(raw)
         if written is not None:
-            return written
-    return parse_json(raw)
+            # kube2sky_value leaves out an empty host and a port of 0
+            return written, bool(written.host) and (written.port != 0 or raw.find(b'"port"') < 0)
+    return parse_json(raw), False
 
 
 def parse_json(raw: bytes | str) -> Service:
