@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Awaitable, Callable, Final
+from typing import Awaitable, Callable
 
 from . import answer as ans
 from . import wire
 from .dnsdata import SERVFAIL, Reply
 from .forward import Forwarder
-from .metrics import Metrics
+from .metrics import Metrics, timer
 from .relay import Relay
 from .replies import Replies
 from .state import State
@@ -31,9 +31,6 @@ __all__ = ["Handler", "Result", "State"]
 
 log = logging.getLogger(__name__)
 
-#: the clock of the duration metrics (Final: compiled, a name read from the
-#: module's dictionary on every call is a dictionary lookup per question)
-perf_counter: Final = time.perf_counter
 
 #: what a transport gets for a packet: the reply, None (send nothing), or an awaitable of those
 Result = bytes | None | Awaitable[bytes | None]
@@ -54,12 +51,12 @@ class Handler:
     def handle(self, data: bytes, tcp: bool) -> Result:
         """The reply to one question packet, over UDP or TCP; from the
         packet cache when it has one (the hot path), else built."""
-        start = perf_counter()
+        start = timer()
         state = self.state
         out = self.packets.get(data, tcp, state.store, state.config)
         if out is None:
             return self.build(data, tcp, start)
-        self._auth.observe(perf_counter() - start, len(out))
+        self._auth.observe(timer() - start, len(out))
         return out
 
     def fast(self, data: bytes, tcp: bool) -> bytes | None:
@@ -73,7 +70,7 @@ class Handler:
         packet came in).  No closures here: compiled, a function that
         makes one pays for it on every call."""
         if start < 0:
-            start = perf_counter()
+            start = timer()
         try:
             query = wire.parse_query(data)
         except wire.Malformed as bad:

@@ -19,14 +19,11 @@ from typing import Callable, Final
 from . import wire
 from .codec import ID_LEN, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
-from .metrics import Metrics, cause
+from .metrics import Metrics, cause, timer
 from .packetcache import PacketCache
 from .rrsets import exists, types_at
 from .state import State
 
-#: the clock of the duration metrics, as the handler's (Final: read as a
-#: constant by compiled code, not from the module's dictionary)
-perf_counter: Final = time.perf_counter
 
 #: most rotations of one answer kept in the packet cache
 MAX_TURNS: Final = 8
@@ -71,7 +68,7 @@ class Replies:
             if turns > 1:
                 reply = rotated(reply, next(self._turn))
             out = wire.build(query, reply, tcp=tcp, ra=ra)
-        self.metrics.observe(reply.system, perf_counter() - start, len(out),
+        self.metrics.observe(reply.system, timer() - start, len(out),
                              cause(reply.rcode, truncated(out), not reply.answer))
         return out
 
@@ -90,7 +87,7 @@ class Replies:
         """Count a packet made elsewhere (forwarded, or from the forward
         cache) and hand it back, over UDP no larger than the client takes
         (:func:`wire.udp_limit`; the upstream sized it for whoever asked it)."""
-        self.metrics.observe(system, perf_counter() - start, len(packet), cause(rcode(packet)))
+        self.metrics.observe(system, timer() - start, len(packet), cause(rcode(packet)))
         return packet if tcp else wire.fit_udp(packet, wire.udp_limit(query))
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import socket
 import struct
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+from skydns_common import native
 
 from .handler import Handler
 
@@ -36,7 +37,7 @@ MAX_TCP_CONNECTIONS = 1000
 
 def batch_module() -> ModuleType | None:
     """skydns._udp, or None when it is not built or SKYDNS_PURE is set."""
-    if os.environ.get("SKYDNS_PURE"):
+    if native.pure_asked():
         return None
     try:
         from . import _udp

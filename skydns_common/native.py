@@ -27,7 +27,7 @@ import sys
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
+from typing import Final, Sequence
 
 #: the modules compiled by mypyc (setup.py reads this tuple)
 NATIVE = (
@@ -94,14 +94,24 @@ def stale() -> list[str]:
     return out
 
 
+#: the environment variable that asks for the Python source (and no C batch)
+PURE_ENV: Final = "SKYDNS_PURE"
+
+
+def pure_asked() -> bool:
+    """Whether ``SKYDNS_PURE`` asks for the Python source of everything
+    compiled: the NATIVE modules here, skydns's UDP batch (transport)."""
+    return bool(os.environ.get(PURE_ENV))
+
+
 def install() -> None:
     """Run the Python source of NATIVE when asked to, or when the compiled
     copies are missing or out of date; a no-op when they are current."""
     global reason
     if any(m in sys.modules for m in NATIVE) or any(isinstance(f, _SourceFinder) for f in sys.meta_path):
         return  # decided already (this runs once per process)
-    if os.environ.get("SKYDNS_PURE"):
-        reason = "SKYDNS_PURE is set"
+    if pure_asked():
+        reason = f"{PURE_ENV} is set"
     elif not compiled_digests():
         reason = "not compiled"
     else:
