@@ -15,59 +15,15 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from typing import Final, Iterable, Iterator
+from typing import Iterable
 
 from skydns_common import msg
 from skydns_common.bulk import without_gc
 
 from .dnsdata import Deps
+from .nodes import NO_CHILDREN, Leaf, Node, bump
 
-
-#: the shared empty children of a leaf node: never written (a node gets a
-#: dict of its own before its first child, ``_put`` checks by identity)
-_NO_CHILDREN: Final[dict[str, Node]] = {}
-
-
-class Leaf:
-    """One key of the tree.  Treated as immutable (a new leaf replaces it)."""
-
-    __slots__ = ("key", "service", "depth", "expires")
-
-    def __init__(self, key: str, service: msg.Service, depth: int, expires: float | None = None) -> None:
-        self.key = key
-        self.service = service
-        self.depth = depth
-        #: wall-clock time at which the key's etcd lease runs out, if it has one
-        self.expires = expires
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Leaf) and (self.key, self.service, self.depth, self.expires) == \
-            (other.key, other.service, other.depth, other.expires)
-
-    def __hash__(self) -> int:
-        return hash((self.key, self.depth))
-
-    def __repr__(self) -> str:
-        return f"Leaf({self.key!r}, {self.service!r}, {self.depth}, {self.expires!r})"
-
-
-class Node:
-    """One label of the trie.  ``version`` moves whenever a key at or below
-    this node changes, so a cached answer can tell whether what it read is
-    still what the store holds."""
-
-    __slots__ = ("children", "leaf", "version")
-
-    def __init__(self) -> None:
-        self.children: dict[str, Node] = _NO_CHILDREN  # a dict once it has any (saves memory)
-        self.leaf: Leaf | None = None
-        self.version = 0
-
-    def leaves(self) -> Iterator[Leaf]:
-        if self.leaf is not None:
-            yield self.leaf
-        for label in sorted(self.children):
-            yield from self.children[label].leaves()
+__all__ = ["Leaf", "Node", "Store"]
 
 
 class Store:
@@ -151,7 +107,7 @@ class Store:
         if path is not None and parts and len(path) > len(parts) and path[-1].leaf is not None:
             leaf = path[-1].leaf
             path[-1].leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
-            _touch(path)
+            bump(path)
             self.generation += 1
 
     def _put(self, key: str, value: bytes, expires: float | None, touch: bool = True) -> str | None:
@@ -178,7 +134,7 @@ class Store:
             children = node.children
             child = children.get(label)
             if child is None:
-                if children is _NO_CHILDREN:
+                if children is NO_CHILDREN:
                     children = node.children = {}
                 child = children[label] = Node()
             node = child
@@ -187,7 +143,7 @@ class Store:
         self._keep_value(node.leaf, key)
         node.leaf = Leaf(key, service, len(parts), expires)
         if path is not None:
-            _touch(path)
+            bump(path)
         return None
 
     def _remove(self, key: str) -> None:
@@ -199,7 +155,7 @@ class Store:
             return
         self._keep_value(path[-1].leaf, key)
         path[-1].leaf = None
-        _touch(path)
+        bump(path)
         # prune empty nodes so a deleted name stops existing (NXDOMAIN)
         for i in range(len(parts), 0, -1):
             node = path[i]
@@ -321,8 +277,3 @@ class Store:
 def _written(leaf: Leaf) -> bytes:
     """The value kube2sky wrote for a leaf whose value was not kept."""
     return msg.kube2sky_value(leaf.service.host, leaf.service.port).encode()
-
-
-def _touch(path: list[Node]) -> None:
-    for node in path:
-        node.version += 1

@@ -33,6 +33,7 @@ from typing import Final, Sequence
 NATIVE = (
     "skydns_common.msg",
     "skydns.dnsdata",
+    "skydns.nodes",
     "skydns.store",
     "skydns.rrsets",
     "skydns.answer",
