@@ -4,8 +4,11 @@
 # network:   make image                      (local Debian base, podman/docker)
 #            make image BASE=python:3.11-slim  (a registry's Python image)
 # By hand:   pip wheel --wheel-dir dist/wheels . && docker build -t skydns-stack .
-# With no wheels in dist/wheels the project is installed from the source
-# (that needs the network, to PyPI).
+# The project's wheel carries its compiled parts (mypyc's modules and the UDP
+# batch, setup.py), built for this machine's Python 3.11 on glibc: the
+# bookworm base and python:3.11-slim run them as they are.  With no wheels in
+# dist/wheels the project is installed from the source (that needs the
+# network, to PyPI; without a C compiler in the base it runs as Python).
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 ENV PATH=/opt/skydns/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

@@ -3,9 +3,10 @@
 dnsmasq (what users ran beside kube-dns) serves the names from a hosts
 file; Knot DNS (authoritative, C) serves the same names from a zone file and
 stands for what this hardware allows.  Both listen on 127.0.0.1 only and
-stop by PID.  ``cpu_seconds`` reads a server's own CPU time (user + system,
+stop by PID.  ``cpu_times`` reads a server's own CPU time (user and system,
 its threads and child processes included) from /proc, which stays
-meaningful when the client, not the server, is the ceiling.
+meaningful when the client, not the server, is the ceiling; ``pin`` keeps
+a server on one CPU and the client on another.
 """
 
 from __future__ import annotations
@@ -22,24 +23,66 @@ from tests.procs import free_port, stop
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and all its descendants, in seconds."""
-    total, todo, seen = 0.0, [pid], set()
+def _family(pid: int) -> tuple[list[int], list[int]]:
+    """(a process and all its descendants, the thread IDs of all of them)."""
+    procs: list[int] = []
+    threads: list[int] = []
+    todo, seen = [pid], set()
     while todo:
         p = todo.pop()
         if p in seen:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-            for task in os.listdir(f"/proc/{p}/task"):
+            tasks = [int(t) for t in os.listdir(f"/proc/{p}/task")]
+            for task in tasks:
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+        procs.append(p)
+        threads.extend(tasks)
+    return procs, threads
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process and all its descendants (a
+    process's /proc/PID/stat counts all its threads)."""
+    user = system = 0.0
+    for proc in _family(pid)[0]:
+        try:
+            with open(f"/proc/{proc}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            user += int(fields[11]) / TICK
+            system += int(fields[12]) / TICK
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return user, system
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its descendants, in seconds."""
+    return sum(cpu_times(pid))
+
+
+def cpus() -> tuple[int, int] | None:
+    """(the servers' CPU, the client's CPU) when this process may use two or
+    more; None on one."""
+    mine = sorted(os.sched_getaffinity(0))
+    return (mine[0], mine[1]) if len(mine) >= 2 else None
+
+
+def pin(pid: int, cpu: int) -> None:
+    """Keep a server (every thread, its children's too) on one CPU: the
+    servers measured in turn then run where the others ran, and the client
+    never shares their core, so CPU per answer does not depend on where the
+    scheduler happened to put them (figures otherwise fall in two groups,
+    ~30% apart, on this 2-core machine)."""
+    for task in _family(pid)[1]:
+        try:
+            os.sched_setaffinity(task, {cpu})
+        except OSError:
+            continue
 
 
 def hosts_lines(hosts: Path) -> list[tuple[str, str]]:

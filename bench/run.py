@@ -28,7 +28,7 @@ from pathlib import Path
 import aetcd
 
 from kube2sky import records
-from bench.peers import Dnsmasq, Knot, cpu_seconds
+from bench.peers import Dnsmasq, Knot, cpu_times, cpus, pin
 from tests.procs import Etcd, Skydns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +92,11 @@ class Result:
     lost: int
     sent: int
     cpu_us: float = float("nan")  # the server's own CPU per answer
+    sys_us: float = float("nan")  # the part of it spent in the kernel
+
+
+#: the CPU dnsperf runs on (None: wherever; see peers.pin)
+CLIENT_CPU: int | None = None
 
 
 def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnssec: bool = False,
@@ -104,9 +109,12 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
     # dnsperf writes to a file and is read afterwards: a reader running beside
     # it would take CPU from the server being measured on a small machine
     with tempfile.TemporaryFile("w+") as out:
-        cpu = cpu_seconds(pid) if pid else 0.0
-        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-        cpu = cpu_seconds(pid) - cpu if pid else float("nan")
+        before = cpu_times(pid) if pid else (0.0, 0.0)
+        client = CLIENT_CPU
+        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False,
+                       preexec_fn=None if client is None else lambda: os.sched_setaffinity(0, {client}))
+        after = cpu_times(pid) if pid else (float("nan"), float("nan"))
+        cpu, system = sum(after) - sum(before), after[1] - before[1]
         out.seek(0)
         for line in out:
             if line.startswith("> "):
@@ -121,8 +129,9 @@ def dnsperf(port: int, queries: Path, seconds: float | None, clients: int, dnsse
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
     mean = sum(latencies) / len(latencies) if latencies else float("nan")
     sent, lost = int(stats.get("Queries sent", "0").split()[0]), int(stats.get("Queries lost", "0").split()[0])
+    answered = max(sent - lost, 1)
     return Result(float(stats.get("Queries per second", "0").split()[0]), mean * 1000, p99 * 1000,
-                  lost, sent, cpu / max(sent - lost, 1) * 1e6)
+                  lost, sent, cpu / answered * 1e6, system / answered * 1e6)
 
 
 def median(results: list[Result]) -> Result:
@@ -130,18 +139,20 @@ def median(results: list[Result]) -> Result:
     ordered = sorted(results, key=lambda r: r.qps)
     mid = ordered[len(ordered) // 2]
     return Result(mid.qps, mid.mean_ms, mid.p99_ms, sum(r.lost for r in results), sum(r.sent for r in results),
-                  mid.cpu_us)
+                  mid.cpu_us, mid.sys_us)
 
 
-def compare(workload: str, path: Path, servers: dict, seconds: float | None, rounds: int, clients: int) -> None:
+def compare(workload: str, paths: list[Path], servers: dict, seconds: float | None, rounds: int,
+            clients: int) -> None:
     """Each server driven in turn, ``rounds`` times (the machine's speed
     drifts: a VM), each given by its median round; skydns's q/s and CPU per
-    answer printed as ratios to each peer's, with every round's q/s ratio."""
-    rounds = 1 if seconds is None else rounds
+    answer printed as ratios to each peer's, with every round's q/s ratio.
+    Round k asks ``paths[k % len(paths)]`` (the cold workload has a set of
+    names for each round, so that every name is asked once)."""
     runs: dict[str, list[Result]] = {name: [] for name in servers}
-    for _ in range(rounds):
+    for k in range(rounds):
         for name, server in servers.items():
-            runs[name].append(dnsperf(server.port, path, seconds, clients, pid=server.proc.pid))
+            runs[name].append(dnsperf(server.port, paths[k % len(paths)], seconds, clients, pid=server.proc.pid))
     results = {name: median(rs) for name, rs in runs.items()}
     ours = results["skydns"]
     for name, r in results.items():
@@ -149,10 +160,10 @@ def compare(workload: str, path: Path, servers: dict, seconds: float | None, rou
         if name != "skydns" and r.qps:
             note = f"{ours.qps / r.qps:.2f}x q/s, {ours.cpu_us / r.cpu_us:.2f}x CPU per answer"
             if rounds > 1:
-                note += " (q/s rounds: " + ", ".join(
-                    f"{x.qps / y.qps:.2f}x" for x, y in zip(runs["skydns"], runs[name])) + ")"
+                note += " (rounds: " + ", ".join(
+                    f"{x.qps / y.qps:.2f}x/{x.cpu_us / y.cpu_us:.2f}x" for x, y in zip(runs["skydns"], runs[name])) + ")"
         print(f"{workload:<10} {name:<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6} "
-              f"{r.cpu_us:>10.1f}  {note}", flush=True)
+              f"{r.cpu_us:>7.2f} {r.sys_us:>5.2f}  {note}", flush=True)
 
 
 def case_variants(names: list[str], count: int, seed: int = 7) -> list[str]:
@@ -186,15 +197,19 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=1, help="skydns processes (-workers)")
     p.add_argument("--clients", type=int, default=8, help="dnsperf clients")
     p.add_argument("--cold", type=int, default=100_000, help="distinct names in the cold workload")
-    p.add_argument("--scale-keys", type=int, default=200_000,
+    p.add_argument("--scale-keys", type=int, default=750_000,
                    help="keys for the start-up/memory figures (0: skip the scale part)")
     p.add_argument("--rounds", type=int, default=3,
                    help="timed runs per server and workload, taken in turns (the median is shown)")
     p.add_argument("--changes", type=int, default=200, help="changes timed for propagation (0: skip)")
     p.add_argument("--only", action="append", metavar="WORKLOAD",
                    help="run only this workload (hot-a, search-nx, srv, cold, signed, hosts-edit); repeatable")
+    p.add_argument("--no-pin", action="store_true",
+                   help="leave the servers and dnsperf where the scheduler puts them (pinned: servers on one CPU, "
+                        "dnsperf on another)")
     p.add_argument("--edits", type=int, default=100, help="edits of the ConfigMap's hosts key timed (hosts-edit)")
     a = p.parse_args()
+    global CLIENT_CPU
     if a.only and set(a.only) == {"hosts-edit"}:  # no dnsperf, no peers: its own etcd and processes
         from bench.hostsedit import report
         report(a.edits)
@@ -213,7 +228,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="skydns-bench-"))
     opt = records.Options(domain=DOMAIN)
     # enough pods that half the cold names exist (the other half do not)
-    services, eps, pods = objects(a.records, 100, 10, max(a.records, a.cold // 2))
+    # the cold workload asks, in each round, names asked in no other: half
+    # of them pods (so that half exist), half names that do not exist
+    cold_rounds = a.rounds
+    services, eps, pods = objects(a.records, 100, 10, max(a.records, cold_rounds * a.cold // 2))
     tree = {k: v for unit in records.desired(services, eps, pods, opt).values() for k, v in unit.items()}
     etcd = Etcd("bench").start()
     procs = []
@@ -237,9 +255,9 @@ def main() -> int:
             "hot-a": [f"{n} A" for n in names],
             "search-nx": [f"{n} A" for n in search],
             "srv": [f"_http._tcp.hl{h}.default.svc.cluster.local SRV" for h in range(100)],
-            "cold": [f"x{i}.default.svc.cluster.local A" if i % 2 else f"{pod_name(i // 2)} A"
-                     for i in range(a.cold)],
         }
+        cold = [[f"x{i}.r{r}.default.svc.cluster.local A" if i % 2 else f"{pod_name(r * a.cold // 2 + i // 2)} A"
+                 for i in range(a.cold)] for r in range(cold_rounds)]
         key = None
         if shutil.which("dnssec-keygen"):
             key = subprocess.run(["dnssec-keygen", "-a", "ECDSAP256SHA256", "-n", "ZONE", "-K", str(work), DOMAIN],
@@ -249,21 +267,33 @@ def main() -> int:
             procs.append(signed)
             files["signed"] = [f"{v} A" for v in case_variants(names, min(a.cold, 100_000))]
         servers = {"skydns": sky, "dnsmasq": dm, "knot": kn}
+        pinned = cpus() if a.workers == 1 and not a.no_pin else None
+        if pinned is not None:
+            for server in servers.values():
+                pin(server.proc.pid, pinned[0])
+            if key:
+                pin(signed.proc.pid, pinned[0])
+            CLIENT_CPU = pinned[1]
+            print(f"servers on CPU {pinned[0]}, dnsperf on CPU {pinned[1]} (--no-pin: wherever the scheduler puts them)")
         print(f"\n{'workload':<10} {'server':<8} {'q/s':>9} {'mean ms':>8} {'p99 ms':>8} {'lost':>6} "
-              f"{'CPU us/ans':>10}  skydns vs peer: q/s ratio, CPU-per-answer ratio")
-        for workload, lines in files.items():
+              f"{'CPU us/answer':>13}  skydns vs peer: q/s ratio, CPU-per-answer ratio\n"
+              f"{'':<54} {'all':>7} {'sys':>5}")
+        for workload, lines in [*files.items(), ("cold", cold)]:
             if a.only and workload not in a.only:
                 continue
-            path = work / f"{workload}.txt"
-            path.write_text("\n".join(lines) + "\n")
+            sets = lines if workload == "cold" else [lines]
+            paths = [work / f"{workload}-{k}.txt" for k in range(len(sets))]
+            for path, names_set in zip(paths, sets):
+                path.write_text("\n".join(names_set) + "\n")
+            path = paths[0]
             if workload == "signed":
                 r = dnsperf(signed.port, path, None, a.clients, dnssec=True, pid=signed.proc.pid)
                 print(f"{workload:<10} {'skydns':<8} {r.qps:>9.0f} {r.mean_ms:>8.3f} {r.p99_ms:>8.3f} {r.lost:>6} "
-                      f"{r.cpu_us:>10.1f}  (DO, ECDSA P-256, distinct spellings: warm signature cache, "
+                      f"{r.cpu_us:>7.2f} {r.sys_us:>5.2f}  (DO, ECDSA P-256, distinct spellings: warm signature cache, "
                       f"cold packet cache)", flush=True)
                 continue
             both = {"skydns": sky} if workload == "srv" else servers
-            compare(workload, path, both, None if workload == "cold" else a.seconds, a.rounds, a.clients)
+            compare(workload, paths, both, None if workload == "cold" else a.seconds, a.rounds, a.clients)
     finally:
         for proc in procs:
             proc.stop()

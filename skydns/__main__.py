@@ -14,6 +14,7 @@ from typing import Any, Callable
 from . import config as config_mod
 from .config import Config
 from skydns_common.addr import split_hostport
+from skydns_common.bulk import serving_gc
 from skydns_common.etcd import Endpoints, Tls
 from .forward import Forwarder
 from .handler import Handler
@@ -65,6 +66,7 @@ def dns_key_tag(signer) -> int:
 async def run(flags: Config, argv: list[str] | None = None) -> None:
     if flags.worker:
         workers.die_with_parent()
+    serving_gc()
     endpoints = Endpoints(flags.machines, Tls(flags.ca_cert, flags.tls_pem, flags.tls_key))
     cfg = await initial_config(flags, endpoints)
     store = Store(cfg.path_prefix)

@@ -12,6 +12,8 @@ those and calls again.  That keeps every rule testable with plain tables.
 
 from __future__ import annotations
 
+from typing import Final
+
 from skydns_common import msg
 from .config import Config
 from .dnsdata import (A, AAAA, ANY, CH, CNAME, DNSKEY, IN, MX, NOERROR, NS, NXDOMAIN, PTR, REFUSED, RR, SERVFAIL,
@@ -33,7 +35,7 @@ def answer(q: Question, store: Store, cfg: Config, now: float, external: Externa
     if q.cls != IN:
         return Reply(rcode=REFUSED, aa=False)
     domain = cfg.domain  # normalised: lower case, with the final dot
-    inside = lname == domain or lname.endswith("." + domain) or domain == "."
+    inside = lname == domain or lname.endswith(cfg.dot_domain) or domain == "."
     if q.type == PTR and not inside and lname.endswith((".in-addr.arpa.", ".ip6.arpa.")):
         return _reverse(q, ctx)
     if not inside:
@@ -80,7 +82,7 @@ def finish(reply: Reply, cfg: Config, now: float) -> Reply:
 
 
 #: labels of a full reversed address (arpa, in-addr or ip6, then 4 octets or 32 nibbles)
-_ADDRESS_DEPTH = {"in-addr": 6, "ip6": 34}
+_ADDRESS_DEPTH: Final = {"in-addr": 6, "ip6": 34}
 
 
 def _reverse(q: Question, ctx: Lookup) -> Reply:
@@ -102,7 +104,7 @@ def _reverse(q: Question, ctx: Lookup) -> Reply:
     return finish(Reply(aa=False, answer=rrs, system="reverse"), ctx.cfg, ctx.now)
 
 
-AUTHORS = ("skydns-stack contributors",)
+AUTHORS: Final = ("skydns-stack contributors",)
 
 
 def _chaos(q: Question, cfg: Config) -> Reply:

@@ -14,16 +14,40 @@ from __future__ import annotations
 import functools
 import ipaddress
 import struct
-from typing import Any, Sequence
+from typing import Any, Final, Sequence
 
 from . import dnsdata as dd
 from skydns_common import msg
 
-_H = struct.Struct("!HHHHHH")
-_TC = struct.Struct("!HH")
-_RR = struct.Struct("!HHIH")
-_PTR = struct.Struct("!H")
-_SOA = struct.Struct("!IIIII")
+# struct's packers, bound once (a method looked up per call costs as much as
+# the packing)
+_H: Final = struct.Struct("!HHHHHH").pack
+_TC: Final = struct.Struct("!HH").pack
+_RR: Final = struct.Struct("!HHIH").pack
+_U16: Final = struct.Struct("!H").pack
+_SOA: Final = struct.Struct("!IIIII").pack
+_SRV: Final = struct.Struct("!HHH").pack
+
+#: the two bytes of 0..4095 (types, classes, lengths) and of a pointer to
+#: offsets 0..4095, ready made: a tuple index instead of a pack per field
+_SMALL: Final = tuple(i.to_bytes(2, "big") for i in range(4096))
+_POINTERS: Final = tuple((0xC000 | i).to_bytes(2, "big") for i in range(4096))
+#: the four bytes of the TTLs written lately (a zone has few distinct TTLs)
+_TTLS: Final[dict[int, bytes]] = {}
+
+
+def _u16(n: int) -> bytes:
+    return _SMALL[n] if n < 4096 else _U16(n)
+
+
+def _ttl(ttl: int) -> bytes:
+    out = _TTLS.get(ttl)
+    if out is None:
+        out = ttl.to_bytes(4, "big")
+        if len(_TTLS) >= 1024:
+            _TTLS.clear()
+        _TTLS[ttl] = out
+    return out
 
 
 @functools.lru_cache(maxsize=8192)
@@ -35,23 +59,18 @@ def _packed(ip: str) -> bytes:
     return ipaddress.ip_address(ip).packed
 
 
-#: an OPT record's (UDP size, DO bit, (code, data) options)
-Opt = tuple[int, bool, tuple[tuple[int, bytes], ...]]
-#: (id, flags, name, qtype, qclass, opt, raw question section)
-Parsed = tuple[int, int, str, int, int, Opt | None, bytes]
-
-
-def parse_question(data: bytes) -> Parsed | None:
-    """(id, flags, name, qtype, qclass, opt, raw) of a plain query, opt being
-    None or (udp size, DO bit, options) and raw the question section's bytes;
-    None when the packet is not plain."""
-    if len(data) < 17:
-        return None
-    qid, flags, qd, an, ns, ar = _H.unpack_from(data)
-    if qd != 1 or an or ns or ar > 1:
+def parse_question(data: bytes) -> dd.Query | None:
+    """The :class:`~skydns.dnsdata.Query` of a plain query packet (one
+    question with an uncompressed ASCII name, maybe an OPT record, nothing
+    after it), or None when the packet is not plain.  The header's bytes are
+    read one by one: compiled, that is cheaper than a struct call."""
+    end = len(data)
+    if end < 17 or data[4] or data[5] != 1 or data[6] or data[7] or data[8] or data[9] or data[10]:
+        return None  # not one question, or answer/authority records in a query
+    ar = data[11]
+    if ar > 1:
         return None
     pos = 12
-    end = len(data)
     n = data[12]
     while n:
         if n & 0xC0:
@@ -64,49 +83,63 @@ def parse_question(data: bytes) -> Parsed | None:
     if pos + 4 > end or pos - 12 > 255:
         return None
     wire_name = data[12:pos]
-    # a label holding a dot (or a length byte that reads as one) or
+    # a label holding a dot (or a length byte that reads as one: 0x2E, an int
+    # test -- a bytes one first tries the argument as an int and fails) or
     # non-ASCII text is rare enough to leave to dnslib
-    if b"." in wire_name or not wire_name.isascii():
+    if 0x2E in wire_name or not wire_name.isascii():
         return None
-    qtype, qclass = _TC.unpack_from(data, pos)
+    qtype = data[pos] << 8 | data[pos + 1]
+    qclass = data[pos + 2] << 8 | data[pos + 3]
     qend = pos + 4
-    opt: Opt | None = None
-    if ar:
-        if qend + 11 > end or data[qend] != 0:
+    question = dd.Question(_text(wire_name), qtype, qclass)
+    qid = data[0] << 8 | data[1]
+    flags = data[2] << 8 | data[3]
+    if not ar:
+        if qend != end:
             return None
-        rtype, size, ttl, rdlen = _RR.unpack_from(data, qend + 1)
-        o = qend + 11
-        if rtype != dd.OPT or o + rdlen != end:
-            return None
-        options: list[tuple[int, bytes]] = []
-        while o < end:
-            if o + 4 > end:
-                return None
-            code, length = _TC.unpack_from(data, o)
-            if o + 4 + length > end:
-                return None
-            options.append((code, data[o + 4:o + 4 + length]))
-            o += 4 + length
-        opt = (max(512, size), bool(ttl & 0x8000), tuple(options))
-    elif qend != end:
+        return dd.Query(qid, flags, question, False, UDP_MIN, False, (), data[12:qend])
+    if qend + 11 > end or data[qend] != 0:
         return None
-    return qid, flags, _text(wire_name), qtype, qclass, opt, data[12:qend]
+    o = qend + 11
+    rdlen = data[o - 2] << 8 | data[o - 1]
+    if data[qend + 1] << 8 | data[qend + 2] != dd.OPT or o + rdlen != end:
+        return None
+    size = data[qend + 3] << 8 | data[qend + 4]
+    do = bool(data[qend + 7] & 0x80)  # the DO bit: the top bit of the TTL's third byte
+    options: list[tuple[int, bytes]] = []
+    while o < end:
+        if o + 4 > end:
+            return None
+        code = data[o] << 8 | data[o + 1]
+        length = data[o + 2] << 8 | data[o + 3]
+        if o + 4 + length > end:
+            return None
+        options.append((code, data[o + 4:o + 4 + length]))
+        o += 4 + length
+    return dd.Query(qid, flags, question, True, max(UDP_MIN, size), do, tuple(options), data[12:qend])
+
+
+#: the smallest UDP size a client takes (RFC 1035; an OPT asking less asks this)
+UDP_MIN: Final = 512
 
 
 def _text(wire_name: bytes) -> str:
     """'a.b.' from the uncompressed wire form of a name (already checked)."""
-    if len(wire_name) == 1:
+    n = wire_name[0]
+    if not n:
         return "."
-    out = bytearray(wire_name[1:])
-    i = wire_name[0]
-    while i < len(out):
-        step = out[i]
-        out[i] = 0x2E
-        i += step + 1
-    return out.decode("ascii")
+    text = wire_name.decode("ascii")
+    labels = []
+    i = 0
+    while n:
+        labels.append(text[i + 1:i + 1 + n])
+        i += n + 1
+        n = wire_name[i]
+    labels.append("")
+    return ".".join(labels)
 
 
-_PLANS: dict[str, tuple[tuple[str, bytes], ...]] = {}
+_PLANS: Final[dict[str, tuple[tuple[str, bytes], ...]]] = {}
 
 
 def _plan(name: str) -> tuple[tuple[str, bytes], ...]:
@@ -128,7 +161,7 @@ def _plan(name: str) -> tuple[tuple[str, bytes], ...]:
     return plan
 
 
-_SOAS: dict[tuple[Any, ...], bytes] = {}
+_SOAS: Final[dict[tuple[Any, ...], bytes]] = {}
 
 
 def _soa_rdata(d: tuple[Any, ...]) -> bytes:
@@ -136,7 +169,7 @@ def _soa_rdata(d: tuple[Any, ...]) -> bytes:
     same few bytes in every NXDOMAIN and NODATA of the zone: kept)."""
     rdata = _SOAS.get(d)
     if rdata is None:
-        rdata = _wire_name(d[0]) + _wire_name(d[1]) + _SOA.pack(*d[2:7])
+        rdata = _wire_name(d[0]) + _wire_name(d[1]) + _SOA(*d[2:7])
         if len(_SOAS) >= 64:
             _SOAS.clear()
         _SOAS[d] = rdata
@@ -149,78 +182,81 @@ def _wire_name(name: str) -> bytes:
 
 
 class _Writer:
-    """Appends records to a packet whose question section is in place.
+    """Appends records to a packet whose header and question are its first
+    chunk; the chunks are joined at the end.
 
     A name is compressed against the question (a pointer to offset 12 plus
     its position in the question name; most owners are the question itself)
     and against the names written before it."""
 
-    __slots__ = ("buf", "names", "qname")
+    __slots__ = ("chunks", "size", "names", "qname")
 
-    def __init__(self, qname: str) -> None:
-        self.buf = bytearray()
+    def __init__(self, qname: str, head: bytes) -> None:
+        self.chunks = [head]
+        self.size = len(head)
         self.names: dict[str, int] = {}
         self.qname = qname.lower()
 
-    def name(self, name: str, compress: bool = True) -> None:
-        buf = self.buf
+    def name(self, name: str, at: int, compress: bool = True) -> bytes:
+        """The wire form of ``name`` to be written at offset ``at``; its
+        suffixes become pointer targets for the names after it."""
         if name[-1:] != ".":
             name += "."
         q = self.qname
         if compress and len(name) == len(q) and name.lower() == q:
-            buf += b"\xc0\x0c"  # the question's name
-            return
+            return b"\xc0\x0c"  # the question's name
         if name == ".":
-            buf.append(0)
-            return
+            return b"\x00"
         names = self.names
         lq = len(q)
+        out = b""
         for suffix, raw in _plan(name):
             if compress:
-                ptr = names.get(suffix)
-                if ptr is None and q.endswith(suffix):
+                ptr = names.get(suffix, -1)
+                if ptr < 0 and q.endswith(suffix):
                     k = lq - len(suffix)
                     if k == 0 or q[k - 1] == ".":
                         ptr = 12 + k
-                if ptr is not None:
-                    buf += _PTR.pack(0xC000 | ptr)
-                    return
-            if len(buf) < 0x3FFF and suffix not in names:
-                names[suffix] = len(buf)
-            buf += raw
-        buf.append(0)
+                if ptr >= 0:
+                    return out + (_POINTERS[ptr] if ptr < 4096 else _U16(0xC000 | ptr))
+            pos = at + len(out)
+            if pos < 0x3FFF and suffix not in names:
+                names[suffix] = pos
+            out += raw
+        return out + b"\x00"
 
     def rr(self, rr: dd.RR) -> None:
-        self.name(rr.name)
+        at = self.size
+        owner = self.name(rr.name, at)
         t, d = rr.type, rr.data
-        buf = self.buf
-        start = len(buf)
-        buf += _RR.pack(t, rr.cls, rr.ttl, 0)
-        rd = len(buf)
-        if isinstance(d, (bytes, bytearray)):  # rdata already in wire form (DNSSEC records)
-            buf += d
+        rd = at + len(owner) + 10  # where the rdata starts
+        rdata: bytes
+        if isinstance(d, bytes):  # rdata already in wire form (DNSSEC records)
+            rdata = d
         elif t == dd.A:
-            buf += bytes(map(int, d.split(".")))  # a dotted quad (msg.address checked it): ~20x cheaper than ipaddress
+            a, b, c, e = d.split(".")  # a dotted quad (msg.address checked it): ~20x cheaper than ipaddress
+            rdata = bytes((int(a), int(b), int(c), int(e)))
         elif t == dd.SOA:
-            buf += _soa_rdata(d)
+            rdata = _soa_rdata(d)
         elif t == dd.AAAA:
-            buf += _packed(d)
-        elif t in (dd.CNAME, dd.NS, dd.PTR):
-            self.name(d)
+            rdata = _packed(d)
+        elif t == dd.CNAME or t == dd.NS or t == dd.PTR:
+            rdata = self.name(d, rd)
         elif t == dd.MX:
-            buf += struct.pack("!H", d[0])
-            self.name(d[1])
+            rdata = _u16(d[0]) + self.name(d[1], rd + 2)
         elif t == dd.SRV:
-            buf += struct.pack("!HHH", d[0], d[1], d[2])
-            self.name(d[3], compress=False)  # RFC 2782: the target is not compressed
+            # RFC 2782: the target is not compressed
+            rdata = _SRV(d[0], d[1], d[2]) + self.name(d[3], rd + 6, compress=False)
         elif t == dd.TXT:
+            rdata = b""
             for s in d:
                 raw = s.encode() if isinstance(s, str) else s
-                buf.append(len(raw))
-                buf += raw
+                rdata += bytes((len(raw),)) + raw
         else:
             raise ValueError(f"cannot encode type {t}")
-        struct.pack_into("!H", buf, start + 8, len(buf) - rd)
+        chunk = b"".join((owner, _u16(t), _u16(rr.cls), _ttl(rr.ttl), _u16(len(rdata)), rdata))
+        self.chunks.append(chunk)
+        self.size = at + len(chunk)
 
 
 def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Sequence[dd.RR],
@@ -228,14 +264,12 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Se
            opt: tuple[int, bool] | None, question: bytes | None = None) -> bytes:
     """A reply packet; ``flags`` is the full header flags word and
     ``question`` the question section as the client sent it, when known."""
-    w = _Writer(qname)
-    n_ar = len(additional) + (1 if opt else 0)
-    buf = w.buf
-    buf += _H.pack(qid, flags, 1, len(answer), len(authority), n_ar)
+    head = _H(qid, flags, 1, len(answer), len(authority), len(additional) + (1 if opt else 0))
     if question is not None:
-        buf += question
+        head += question
     else:
-        buf += _wire_name(qname) + _TC.pack(qtype, qclass)
+        head += _wire_name(qname) + _TC(qtype, qclass)
+    w = _Writer(qname, head)
     for rr in answer:
         w.rr(rr)
     for rr in authority:
@@ -243,25 +277,24 @@ def encode(qid: int, flags: int, qname: str, qtype: int, qclass: int, answer: Se
     for rr in additional:
         w.rr(rr)
     if opt:
-        buf += b"\x00" + _RR.pack(dd.OPT, opt[0], 0x8000 if opt[1] else 0, 0)
-    return bytes(buf)
+        w.chunks.append(b"\x00" + _RR(dd.OPT, opt[0], 0x8000 if opt[1] else 0, 0))
+    return b"".join(w.chunks)
 
 
 # -- header fields of any packet: the one place outside the codec and
 #    wire.parse_query where a packet's ID, flags or question bytes are read --
 
-#: slices of a packet: its 2-byte ID, and what follows it (the same whatever
-#: ID a client picks: the packet cache's key, a kept reply).  Slices rather
-#: than functions: the packet cache uses them on every hit.
-ID = slice(0, 2)
-AFTER_ID = slice(2, None)
+#: the length of a packet's ID: ``packet[:ID_LEN]`` is the ID and
+#: ``packet[ID_LEN:]`` what follows it (the same whatever ID a client picks:
+#: the packet cache's key, a kept reply).  A constant, not a function: the
+#: packet cache slices with it on every hit.
+ID_LEN: Final = 2
 
-_ID = struct.Struct("!H")
 
 
 def renumbered(packet: bytes, qid: int) -> bytes:
     """The packet with its ID set to ``qid``."""
-    return _ID.pack(qid) + packet[AFTER_ID]
+    return _U16(qid) + packet[ID_LEN:]
 
 
 def rcode(packet: bytes) -> int:

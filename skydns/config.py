@@ -12,7 +12,6 @@ import json
 import os
 import platform
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, Mapping, Sequence
 
 from . import __version__
@@ -53,17 +52,20 @@ class Config:
     worker: bool = False
     hostname: str = field(default_factory=platform.node)  # gethostname(), without importing socket
 
-    @cached_property
-    def soa_mbox(self) -> str:
-        return _mbox(self.hostmaster or "hostmaster." + self.domain)
+    #: names made from the fields above, once per Config (read for every
+    #: answer; a property would make them again each time)
+    soa_mbox: str = field(init=False, repr=False, compare=False)
+    ns_name: str = field(init=False, repr=False, compare=False)
+    local_alias: str = field(init=False, repr=False, compare=False)
+    #: "." + domain: the suffix of every name below it
+    dot_domain: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def ns_name(self) -> str:
-        return "ns.dns." + self.domain
-
-    @cached_property
-    def local_alias(self) -> str:
-        return "local.dns." + self.domain
+    def __post_init__(self) -> None:
+        derived = {"soa_mbox": _mbox(self.hostmaster or "hostmaster." + self.domain),
+                   "ns_name": "ns.dns." + self.domain, "local_alias": "local.dns." + self.domain,
+                   "dot_domain": "." + self.domain}
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
 
 def _mbox(hostmaster: str) -> str:

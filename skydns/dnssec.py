@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 from collections import OrderedDict
-from dataclasses import replace
 from typing import Callable, Iterable
 
 import dns.dnssec
@@ -101,7 +100,7 @@ class Signer:
             authority += [self._nsec3(q.name.lower(), min_ttl, match=True,
                                       # RFC 5155 §8.5: a NODATA proof with the CNAME bit is bogus
                                       types=types_at(q.name.lower()) - {q.type, dd.CNAME})]
-        return replace(reply, ad=True, answer=self._with_sigs(reply.answer, now),
+        return reply.replaced(ad=True, answer=self._with_sigs(reply.answer, now),
                        authority=self._with_sigs(authority, now), additional=self._with_sigs(reply.additional, now))
 
     def _with_sigs(self, records: list[dd.RR], now: float) -> list[dd.RR]:

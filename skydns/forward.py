@@ -18,7 +18,7 @@ from typing import Callable
 
 from . import dnsdata as dd
 from . import wire
-from .codec import AFTER_ID, ID, rcode, renumbered, same_question, truncated
+from .codec import ID_LEN, rcode, renumbered, same_question, truncated
 from .config import Config
 from skydns_common.addr import split_hostport
 
@@ -55,7 +55,7 @@ class Forwarder:
         for server in servers or self._servers():
             reply = await self._try(server, packet, tcp, whole)
             if reply is not None:
-                return packet[ID] + reply[AFTER_ID]
+                return packet[:ID_LEN] + reply[ID_LEN:]
         return None
 
     async def lookup(self, name: str, qtype: int) -> bytes | None:
@@ -77,7 +77,7 @@ class Forwarder:
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
             log.debug("forwarder %s failed: %r", server, exc)
             return None
-        if reply is None or len(reply) < 12 or reply[ID] != out[ID]:
+        if reply is None or len(reply) < 12 or reply[:ID_LEN] != out[:ID_LEN]:
             return None
         if not same_question(out, reply):
             return None
@@ -92,7 +92,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.done: asyncio.Future = asyncio.get_running_loop().create_future()
 
     def datagram_received(self, data: bytes, addr) -> None:
-        if data[ID] == self.query[ID] and not self.done.done():
+        if data[:ID_LEN] == self.query[:ID_LEN] and not self.done.done():
             self.done.set_result(data)
 
     def error_received(self, exc: Exception) -> None:

@@ -20,9 +20,9 @@ from typing import Awaitable, Callable
 
 from . import answer as ans
 from . import wire
-from .dnsdata import SERVFAIL
+from .dnsdata import SERVFAIL, Reply
 from .forward import Forwarder
-from .metrics import Metrics
+from .metrics import Metrics, timer
 from .relay import Relay
 from .replies import Replies
 from .state import State
@@ -30,6 +30,7 @@ from .state import State
 __all__ = ["Handler", "Result", "State"]
 
 log = logging.getLogger(__name__)
+
 
 #: what a transport gets for a packet: the reply, None (send nothing), or an awaitable of those
 Result = bytes | None | Awaitable[bytes | None]
@@ -45,17 +46,17 @@ class Handler:
         self.replies = Replies(state, metrics, clock)
         self.relay = Relay(state, forwarder, self.replies, metrics, self._error, clock)
         self.packets = self.replies.packets
-        self._fast = metrics.fast_path()
+        self._auth = metrics.auth()
 
     def handle(self, data: bytes, tcp: bool) -> Result:
         """The reply to one question packet, over UDP or TCP; from the
         packet cache when it has one (the hot path), else built."""
-        start = time.perf_counter()
+        start = timer()
         state = self.state
         out = self.packets.get(data, tcp, state.store, state.config)
         if out is None:
-            return self.build(data, tcp)
-        self._fast(time.perf_counter() - start, len(out))
+            return self.build(data, tcp, start)
+        self._auth.observe(timer() - start, len(out))
         return out
 
     def fast(self, data: bytes, tcp: bool) -> bytes | None:
@@ -64,9 +65,12 @@ class Handler:
         state = self.state
         return self.packets.get(data, tcp, state.store, state.config)
 
-    def build(self, data: bytes, tcp: bool) -> Result:
-        """The reply when the packet cache has none."""
-        start = time.perf_counter()
+    def build(self, data: bytes, tcp: bool, start: float = -1.0) -> Result:
+        """The reply when the packet cache has none (``start``: when the
+        packet came in).  No closures here: compiled, a function that
+        makes one pays for it on every call."""
+        if start < 0:
+            start = timer()
         try:
             query = wire.parse_query(data)
         except wire.Malformed as bad:
@@ -79,28 +83,33 @@ class Handler:
         try:
             state = self.state
             cfg = state.config
-            relay = self.relay
             if cfg.stubzones:
-                servers = relay.stub_servers(q.name)
+                servers = self.relay.stub_servers(q.name)
                 if servers is not None:
-                    if relay.looped(query):
-                        return None
-                    return self._later("forwarding", query, tcp, start,
-                                       lambda: relay.to_stub(query, data, tcp, start, servers))
+                    return None if self.relay.looped(query) else self._to_stub(query, data, tcp, start, servers)
             signer = state.signer
             reply = ans.answer(q, state.store, cfg, self.clock(), dnskey=signer.dnskey_rr if signer else None)
             if reply.forward:
-                hit = relay.cached(query, tcp, start)
-                if hit is not None:
-                    return hit
-                return self._later("forwarding", query, tcp, start,
-                                   lambda: relay.forward(query, data, tcp, start, reply.system))
+                hit = self.relay.cached(query, tcp, start)
+                return hit if hit is not None else self._forward(query, data, tcp, start, reply.system)
             if reply.needs:
-                return self._later("completing", query, tcp, start, lambda: relay.complete(query, reply, tcp, start))
+                return self._complete(query, reply, tcp, start)
             return self.replies.send(query, reply, tcp, start, data)
         except Exception as exc:  # noqa: BLE001
             self._error(f"answering {q.name} {q.type}", exc)
             return self.replies.servfail(query, tcp, start)
+
+    def _to_stub(self, query: wire.Query, data: bytes, tcp: bool, start: float, servers: tuple[str, ...]) -> Result:
+        relay = self.relay
+        return self._later("forwarding", query, tcp, start, lambda: relay.to_stub(query, data, tcp, start, servers))
+
+    def _forward(self, query: wire.Query, data: bytes, tcp: bool, start: float, system: str) -> Result:
+        relay = self.relay
+        return self._later("forwarding", query, tcp, start, lambda: relay.forward(query, data, tcp, start, system))
+
+    def _complete(self, query: wire.Query, reply: Reply, tcp: bool, start: float) -> Result:
+        relay = self.relay
+        return self._later("completing", query, tcp, start, lambda: relay.complete(query, reply, tcp, start))
 
     async def _later(self, what: str, query: wire.Query, tcp: bool, start: float,
                      step: Callable[[], Awaitable[bytes | None]]) -> bytes | None:

@@ -26,7 +26,9 @@ import grpc
 from tenacity import AsyncRetrying, retry_if_exception_type
 
 from skydns_common.etcd import Endpoints, first_change_after, head_revision, list_prefix
+from skydns_common.bulk import without_gc
 from .state import State
+from .store import Store
 from .metrics import Metrics
 from skydns_common.retry import backoff
 
@@ -157,16 +159,20 @@ class Mirror:
                 await self._lease(client, lease, live)
 
     async def _list(self, client: aetcd.Client, prefix: bytes) -> None:
-        kvs: list[tuple[str, bytes]] = []
+        """List the prefix into a new index, page by page while etcd reads
+        the next (list_prefix asks for it before handing this one over), and
+        serve it once whole; until then the old index keeps answering."""
+        fresh = Store(self.store.prefix)
+        errors: list[tuple[str, str]] = []
         by_lease: dict[int, set[str]] = {}
         revision = 0
-        async for revision, page in list_prefix(client, prefix):
-            for key, value, lease in page:
-                name = key.decode(errors="replace")
-                kvs.append((name, value))
-                if lease:
-                    by_lease.setdefault(lease, set()).add(name)
-        errors = self.store.replace(kvs, revision)
+        with without_gc():  # the index is frozen out of the collector at adopt
+            async for revision, page in list_prefix(client, prefix):
+                errors += fresh.load((key.decode(errors="replace"), value) for key, value, _ in page)
+                for key, _, lease in page:
+                    if lease:
+                        by_lease.setdefault(lease, set()).add(key.decode(errors="replace"))
+        self.store.adopt(fresh, revision)
         self.leases = {}
         for lease, keys in by_lease.items():
             await self._lease(client, lease, keys)
@@ -176,7 +182,7 @@ class Mirror:
         self.need_list = False
         self.metrics.records.set(len(self.store))
         self.metrics.revision.set(self.store.revision)
-        log.info("mirrored %d keys under %s at revision %d", len(kvs), self.store.head, self.store.revision)
+        log.info("mirrored %d keys under %s at revision %d", len(self.store), self.store.head, self.store.revision)
         self.on_config(self.store.config_raw)
         self.synced.set()
 

@@ -20,18 +20,20 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Callable
+from typing import Any, Callable
 
-from .codec import AFTER_ID, ID
+from .codec import ID_LEN
 from .config import Config
+from .dnsdata import Deps
 from .rrsets import next_serial_at
 from .store import Store
 
 
 class Entry:
-    __slots__ = ("tails", "turn", "deps", "generation", "epoch", "config", "expires")
+    __slots__ = ("tails", "turn", "deps", "generation", "epoch", "config", "expires", "used")
 
-    def __init__(self, tails, deps, generation, epoch, config, expires) -> None:
+    def __init__(self, tails: list[bytes], deps: tuple[tuple[Any, int], ...], generation: int, epoch: int,
+                 config: Config, expires: float) -> None:
         self.tails = tails
         self.turn = 0
         self.deps = deps
@@ -39,18 +41,23 @@ class Entry:
         self.epoch = epoch
         self.config = config
         self.expires = expires
+        #: asked since it last reached the front of protected (its second chance)
+        self.used = False
 
 
 class _Table:
     """One transport's kept replies in two segments (a 2Q-like scheme): a new
     reply goes to *probation*; a hit there moves it to *protected*.  A flood
     of names asked once only ever churns probation, so the names asked
-    again and again keep their place; protected is least-recently-used (a
-    hit moves to its end), so a flood of names asked twice pushes out its
-    own names before the hot ones.  Both segments are insertion-ordered
-    dicts evicted from the front with ``popitem(last=False)``: O(1) at any
-    fill (a plain dict's ``next(iter(d))`` walks every slot earlier
-    evictions left empty, so a full cache got slower with every insert)."""
+    again and again keep their place.  Protected approximates
+    least-recently-used with a second chance (CLOCK): a hit only marks the
+    entry used; eviction takes the oldest entry not used since its last
+    chance and sends used ones to the back, so a flood of names asked
+    twice pushes out its own names before the hot ones, and a hit costs no
+    reordering.  Both segments are insertion-ordered dicts evicted from the
+    front with ``popitem(last=False)``: O(1) at any fill (a plain dict's
+    ``next(iter(d))`` walks every slot earlier evictions left empty, so a
+    full cache got slower with every insert)."""
 
     __slots__ = ("probation", "protected", "probation_cap", "protected_cap")
 
@@ -68,8 +75,11 @@ class _Table:
         entry = self.probation.pop(key, None)
         if entry is not None:
             protected = self.protected
-            if len(protected) >= self.protected_cap:
-                protected.popitem(last=False)
+            while len(protected) >= self.protected_cap:
+                old_key, old = protected.popitem(last=False)
+                if old.used:  # its second chance: to the back, unmarked
+                    old.used = False
+                    protected[old_key] = old
             protected[key] = entry
         return entry
 
@@ -78,8 +88,9 @@ class _Table:
             self.probation.pop(key, None)
 
     def add(self, key: bytes, entry: Entry) -> None:
-        if key in self.protected:
-            self.protected[key] = entry  # rebuilt after a change: keeps its place
+        protected = self.protected
+        if key in protected:
+            protected[key] = entry  # rebuilt after a change: keeps its place
             return
         probation = self.probation
         probation.pop(key, None)
@@ -92,21 +103,22 @@ class PacketCache:
     def __init__(self, capacity: int = 200_000, clock: Callable[[], float] = time.time) -> None:
         self.capacity = capacity
         self.clock = clock
-        self.tables: tuple[_Table, _Table] = (_Table(capacity), _Table(capacity))  # udp, tcp
+        self.udp = _Table(capacity)
+        self.tcp = _Table(capacity)
 
     def __len__(self) -> int:
-        return len(self.tables[0]) + len(self.tables[1])
+        return len(self.udp) + len(self.tcp)
 
     def get(self, data: bytes, tcp: bool, store: Store, config: Config) -> bytes | None:
-        table = self.tables[tcp]
-        key = data[AFTER_ID]
+        table = self.tcp if tcp else self.udp
+        key = data[ID_LEN:]
         entry = table.protected.get(key)
         if entry is None:
             entry = table.promote(key)
             if entry is None:
                 return None
         else:
-            table.protected.move_to_end(key)  # least recently used goes first
+            entry.used = True
         if entry.generation != store.generation or entry.config is not config:
             if (entry.epoch != store.epoch or entry.config is not config
                     or any(node.version != version for node, version in entry.deps)):
@@ -118,12 +130,12 @@ class PacketCache:
             return None
         tails = entry.tails
         if len(tails) == 1:
-            return data[ID] + tails[0]
+            return data[:ID_LEN] + tails[0]
         entry.turn += 1
-        return data[ID] + tails[entry.turn % len(tails)]
+        return data[:ID_LEN] + tails[entry.turn % len(tails)]
 
-    def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: list, store: Store, config: Config,
+    def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: Deps, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
         expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
-        self.tables[tcp].add(data[AFTER_ID], Entry(tails, tuple(deps), store.generation, store.epoch, config,
-                                                   expires))
+        table = self.tcp if tcp else self.udp
+        table.add(data[ID_LEN:], Entry(tails, tuple(deps), store.generation, store.epoch, config, expires))

@@ -12,21 +12,21 @@ over UDP, cut to what the client takes (:func:`wire.fit_udp`).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import time
-from typing import Callable
+from typing import Callable, Final
 
 from . import wire
-from .codec import AFTER_ID, rcode, truncated
+from .codec import ID_LEN, rcode, truncated
 from .dnsdata import AAAA, NOERROR, NXDOMAIN, SERVFAIL, SOA, A, Reply
-from .metrics import Metrics, cause
+from .metrics import Metrics, cause, timer
 from .packetcache import PacketCache
 from .rrsets import exists, types_at
 from .state import State
 
+
 #: most rotations of one answer kept in the packet cache
-MAX_TURNS = 8
+MAX_TURNS: Final = 8
 
 
 class Replies:
@@ -46,9 +46,7 @@ class Replies:
         from_store = reply.deps is not None and reply.rcode in (NOERROR, NXDOMAIN)
         signed = signer is not None and query.do and from_store
         if signed:
-            store = self.state.store
-            reply = signer.sign(query.question, reply, self.clock(), lambda n: exists(store, n),
-                                lambda n: types_at(store, n), cfg.min_ttl)
+            reply = self._signed(query, reply)
         turns = 1
         if cfg.round_robin and len(reply.answer) > 1 and all(rr.type in (A, AAAA) for rr in reply.answer):
             turns = min(len(reply.answer), MAX_TURNS)
@@ -63,16 +61,24 @@ class Replies:
             # an SOA (whose serial is the hour) is in the authority section
             # of NXDOMAIN/NODATA, or answers a question for SOA
             has_soa = bool(reply.authority) or query.question.type == SOA
-            self.packets.put(data, tcp, [p[AFTER_ID] for p in packets], reply.deps or [], self.state.store, cfg,
+            self.packets.put(data, tcp, [p[ID_LEN:] for p in packets], reply.deps or [], self.state.store, cfg,
                              has_soa, signed)
             out = packets[0]
         else:
             if turns > 1:
                 reply = rotated(reply, next(self._turn))
             out = wire.build(query, reply, tcp=tcp, ra=ra)
-        self.metrics.observe(reply.system, time.perf_counter() - start, len(out),
+        self.metrics.observe(reply.system, timer() - start, len(out),
                              cause(reply.rcode, truncated(out), not reply.answer))
         return out
+
+    def _signed(self, query: wire.Query, reply: Reply) -> Reply:
+        """The reply with its signatures (a method of its own: compiled, the
+        closures here would cost every call of send)."""
+        store, signer = self.state.store, self.state.signer
+        assert signer is not None
+        return signer.sign(query.question, reply, self.clock(), lambda n: exists(store, n),
+                           lambda n: types_at(store, n), self.state.config.min_ttl)
 
     def servfail(self, query: wire.Query, tcp: bool, start: float, system: str = "auth") -> bytes:
         return self.send(query, Reply(rcode=SERVFAIL, aa=False, system=system), tcp, start)
@@ -81,7 +87,7 @@ class Replies:
         """Count a packet made elsewhere (forwarded, or from the forward
         cache) and hand it back, over UDP no larger than the client takes
         (:func:`wire.udp_limit`; the upstream sized it for whoever asked it)."""
-        self.metrics.observe(system, time.perf_counter() - start, len(packet), cause(rcode(packet)))
+        self.metrics.observe(system, timer() - start, len(packet), cause(rcode(packet)))
         return packet if tcp else wire.fit_udp(packet, wire.udp_limit(query))
 
 
@@ -90,4 +96,4 @@ def rotated(reply: Reply, k: int) -> Reply:
     if not k or not reply.answer:
         return reply
     k %= len(reply.answer)
-    return dataclasses.replace(reply, answer=reply.answer[k:] + reply.answer[:k])
+    return reply.replaced(answer=reply.answer[k:] + reply.answer[:k])

@@ -9,14 +9,14 @@ answer read (for the packet cache) and the outside lookups it needs.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Final, Iterable
 
 from skydns_common import msg
 from .config import Config
 from .dnsdata import A, AAAA, CNAME, MX, NS, SOA, SRV, TXT, RR, Deps, External
 from .store import Leaf, Store
 
-MAX_CHAIN = 8
+MAX_CHAIN: Final = 8
 
 
 def exists(store: Store, name: str) -> bool:
@@ -69,10 +69,8 @@ class Lookup:
     def _find(self, name: str) -> list[Leaf] | None:
         """The store's leaves at or below ``name`` (None: no such name),
         read once per question however often the answer asks."""
-        try:
+        if name in self._found:
             return self._found[name]
-        except KeyError:
-            pass
         try:
             found = self.store.find(parts_of(name), self.deps)
         except msg.RecordError:
@@ -150,7 +148,7 @@ class Lookup:
 
 
 def parts_of(name: str) -> list[str]:
-    return list(reversed(msg.labels(name)))
+    return msg.key_parts(name)
 
 
 
@@ -172,7 +170,7 @@ def group(leaves: list[Leaf]) -> list[Leaf]:
 
 
 #: the SOA serial moves once an hour (as the Go skydns had it)
-SERIAL_PERIOD = 3600
+SERIAL_PERIOD: Final = 3600
 
 
 def serial(now: float) -> int:

@@ -15,59 +15,15 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from types import MappingProxyType
-from typing import Any, Iterable, Iterator
+from typing import Iterable
 
 from skydns_common import msg
 from skydns_common.bulk import without_gc
 
 from .dnsdata import Deps
+from .nodes import NO_CHILDREN, Leaf, Node, bump
 
-
-#: the shared empty children of a leaf node (read-only; a node gets a dict of its own)
-_NO_CHILDREN: Any = MappingProxyType({})
-
-
-class Leaf:
-    """One key of the tree.  Treated as immutable (a new leaf replaces it)."""
-
-    __slots__ = ("key", "service", "depth", "expires")
-
-    def __init__(self, key: str, service: msg.Service, depth: int, expires: float | None = None) -> None:
-        self.key = key
-        self.service = service
-        self.depth = depth
-        #: wall-clock time at which the key's etcd lease runs out, if it has one
-        self.expires = expires
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Leaf) and (self.key, self.service, self.depth, self.expires) == \
-            (other.key, other.service, other.depth, other.expires)
-
-    def __hash__(self) -> int:
-        return hash((self.key, self.depth))
-
-    def __repr__(self) -> str:
-        return f"Leaf({self.key!r}, {self.service!r}, {self.depth}, {self.expires!r})"
-
-
-class Node:
-    """One label of the trie.  ``version`` moves whenever a key at or below
-    this node changes, so a cached answer can tell whether what it read is
-    still what the store holds."""
-
-    __slots__ = ("children", "leaf", "version")
-
-    def __init__(self) -> None:
-        self.children: dict[str, Node] = _NO_CHILDREN  # a dict once it has any (saves memory)
-        self.leaf: Leaf | None = None
-        self.version = 0
-
-    def leaves(self) -> Iterator[Leaf]:
-        if self.leaf is not None:
-            yield self.leaf
-        for label in sorted(self.children):
-            yield from self.children[label].leaves()
+__all__ = ["Leaf", "Node", "Store"]
 
 
 class Store:
@@ -76,7 +32,11 @@ class Store:
         self.head = "/" + self.prefix
         self.config_key = self.head + "/config"
         self.root = Node()
-        self.raw: dict[str, bytes] = {}
+        #: every key mirrored and its value; None for a value exactly as
+        #: kube2sky writes it for its leaf's host and port (most of a cluster's
+        #: tree: ~28 MB at the scalability envelope), which :meth:`value`
+        #: writes again
+        self.raw: dict[str, bytes | None] = {}
         self.invalid: dict[str, str] = {}
         self.config_raw: bytes | None = None
         self.revision = 0
@@ -90,26 +50,39 @@ class Store:
     def replace(self, kvs: Iterable[tuple[str, bytes]], revision: int) -> list[tuple[str, str]]:
         """Load a full listing taken at ``revision``; returns the (key, error)
         pairs of values that were skipped."""
-        self.root = Node()
-        self.epoch += 1
-        self.raw = {}
-        self.invalid = {}
-        self.config_raw = None
-        errors = []
+        fresh = Store(self.prefix)
         with without_gc():
-            for key, value in kvs:
-                err = self._put(key, value, None, touch=False)  # a new epoch already invalidates every cache
-                if err:
-                    errors.append((key, err))
-            # The index has no reference cycles (refcounting frees a replaced one), so
-            # the cyclic collector need never walk it: without this a full collection
-            # over hundreds of thousands of leaves pauses answers for a good part of a
-            # second (and the first would come as soon as the collector is back on).
-            gc.freeze()
+            errors = fresh.load(kvs)
+        self.adopt(fresh, revision)
+        return errors
+
+    def load(self, kvs: Iterable[tuple[str, bytes]]) -> list[tuple[str, str]]:
+        """Add keys to a store that nobody reads yet (a listing's pages, one
+        after the other, before :meth:`adopt` makes them the index); returns
+        the (key, error) pairs of values that were skipped."""
+        errors = []
+        for key, value in kvs:
+            err = self._put(key, value, None, touch=False)  # adopt's new epoch invalidates every cache
+            if err:
+                errors.append((key, err))
+        return errors
+
+    def adopt(self, fresh: Store, revision: int) -> None:
+        """Serve ``fresh``'s keys from now on, as of ``revision`` (the end of
+        a relist: the index answering until now is dropped whole)."""
+        self.root = fresh.root
+        self.raw = fresh.raw
+        self.invalid = fresh.invalid
+        self.config_raw = fresh.config_raw
+        self.epoch += 1
+        # The index has no reference cycles (refcounting frees a replaced one), so
+        # the cyclic collector need never walk it: without this a full collection
+        # over hundreds of thousands of leaves pauses answers for a good part of a
+        # second (and the first would come as soon as the collector is back on).
+        gc.freeze()
         self.revision = revision
         self.synced = True
         self.generation += 1
-        return errors
 
     def put(self, key: str, value: bytes, revision: int = 0, expires: float | None = None) -> str | None:
         """Apply one put; returns the error when the value was skipped."""
@@ -134,23 +107,25 @@ class Store:
         if path is not None and parts and len(path) > len(parts) and path[-1].leaf is not None:
             leaf = path[-1].leaf
             path[-1].leaf = Leaf(leaf.key, leaf.service, leaf.depth, expires)
-            _touch(path)
+            bump(path)
             self.generation += 1
 
     def _put(self, key: str, value: bytes, expires: float | None, touch: bool = True) -> str | None:
-        self.raw[key] = value
         if key == self.config_key:
-            self.config_raw = value
+            self.raw[key] = self.config_raw = value
             return None
         parts = self._labels(key)
         if not parts:
+            self.raw[key] = value
             return "key is not under the prefix or has an empty segment"
         try:
-            service = msg.parse(value)
+            service, written = msg.parse_written(value)
         except msg.RecordError as exc:
+            self.raw[key] = value
             self.invalid[key] = str(exc)
             self._remove(key)
             return str(exc)
+        self.raw[key] = None if written else value
         if self.invalid:
             self.invalid.pop(key, None)
         node = self.root
@@ -159,15 +134,16 @@ class Store:
             children = node.children
             child = children.get(label)
             if child is None:
-                if children is _NO_CHILDREN:
+                if children is NO_CHILDREN:
                     children = node.children = {}
                 child = children[label] = Node()
             node = child
             if path is not None:
                 path.append(node)
+        self._keep_value(node.leaf, key)
         node.leaf = Leaf(key, service, len(parts), expires)
         if path is not None:
-            _touch(path)
+            bump(path)
         return None
 
     def _remove(self, key: str) -> None:
@@ -177,8 +153,9 @@ class Store:
         path = self._walk(parts)
         if len(path) <= len(parts):
             return
+        self._keep_value(path[-1].leaf, key)
         path[-1].leaf = None
-        _touch(path)
+        bump(path)
         # prune empty nodes so a deleted name stops existing (NXDOMAIN)
         for i in range(len(parts), 0, -1):
             node = path[i]
@@ -186,6 +163,13 @@ class Store:
                 del path[i - 1].children[parts[i - 1]]
             else:
                 break
+
+    def _keep_value(self, leaf: Leaf | None, key: str) -> None:
+        """Before ``key`` takes or drops a leaf that another key (in other
+        case: the index is case-blind) wrote, keep that key's value, which
+        could otherwise not be written again from its leaf."""
+        if leaf is not None and leaf.key != key and leaf.key in self.raw and self.raw[leaf.key] is None:
+            self.raw[leaf.key] = _written(leaf)
 
     def _labels(self, key: str) -> list[str] | None:
         return msg.split_key(key, self.head)
@@ -219,23 +203,35 @@ class Store:
         match one label), sorted by key.  ``None`` when no key exists there:
         the name does not exist.  ``deps`` collects (node, version) pairs
         whose versions move whenever this result could change."""
-        i = len(parts)
         if "*" in parts or "any" in parts:
-            i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
-        node, found = self._descend(parts[:i] if i < len(parts) else parts)
+            return self._find_wild(parts, deps)
+        node = self.root
+        for label in parts:
+            nxt = node.children.get(label)
+            if nxt is None:
+                if deps is not None:
+                    deps.append((node, node.version))  # the name's absence lies under node
+                return None
+            node = nxt
+        if deps is not None:
+            deps.append((node, node.version))  # every match lies under node
+        children = node.children
+        if not children:
+            return [node.leaf] if node.leaf is not None else []
+        if node.leaf is None and len(children) == 1:  # most names: one hash-named leaf below
+            for child in children.values():
+                if not child.children and child.leaf is not None:
+                    return [child.leaf]
+        return list(node.leaves())
+
+    def _find_wild(self, parts: list[str], deps: Deps | None) -> list[Leaf] | None:
+        """find for a name with a wildcard label: every child matches it."""
+        i = next(n for n, label in enumerate(parts) if label in msg.WILDCARDS)
+        node, found = self._descend(parts[:i])
         if deps is not None:
             deps.append((node, node.version))  # every match, or its absence, lies under node
         if not found:
             return None
-        if i == len(parts):
-            children = node.children
-            if not children:
-                return [node.leaf] if node.leaf is not None else []
-            if node.leaf is None and len(children) == 1:  # most names: one hash-named leaf below
-                (child,) = children.values()
-                if not child.children and child.leaf is not None:
-                    return [child.leaf]
-            return list(node.leaves())
         frontier = [node]
         for label in parts[i:]:
             if label in msg.WILDCARDS:
@@ -256,15 +252,28 @@ class Store:
     def __len__(self) -> int:
         return len(self.raw)
 
+    def value(self, key: str) -> bytes | None:
+        """The value of a key mirrored, as etcd holds it (None: not mirrored)."""
+        if key not in self.raw:
+            return None
+        raw = self.raw[key]
+        if raw is not None:
+            return raw
+        node, found = self._descend(self._labels(key) or [])
+        leaf = node.leaf
+        # only a leaf's own value is left out (_put keeps a value whose leaf another key takes)
+        assert found and leaf is not None and leaf.key == key, key
+        return _written(leaf)
+
     def digest(self) -> str:
         """A hash of every key and value mirrored, to compare with etcd's
         content without showing it."""
         h = hashlib.sha256()
         for key in sorted(self.raw):
-            h.update(key.encode() + b"\0" + self.raw[key] + b"\0")
+            h.update(key.encode() + b"\0" + (self.value(key) or b"") + b"\0")
         return h.hexdigest()
 
 
-def _touch(path: list[Node]) -> None:
-    for node in path:
-        node.version += 1
+def _written(leaf: Leaf) -> bytes:
+    """The value kube2sky wrote for a leaf whose value was not kept."""
+    return msg.kube2sky_value(leaf.service.host, leaf.service.port).encode()

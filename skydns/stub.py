@@ -44,7 +44,7 @@ class StubZones:
 def zones(store: Store, domain: str) -> dict[str, tuple[str, ...]]:
     base = "stub.dns." + domain
     try:
-        leaves = store.find(list(reversed(msg.labels(base)))) or []
+        leaves = store.find(msg.key_parts(base)) or []
     except msg.RecordError:
         return {}
     out: dict[str, list[str]] = {}

@@ -10,19 +10,18 @@ forwarded answers back into tuples.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from dnslib import DNSHeader, DNSLabel, DNSQuestion, DNSRecord, EDNS0, QTYPE
 
 from . import dnsdata as dd
 from . import codec
-from .dnsdata import RR, Reply
+from .dnsdata import RR, Query, Reply
 
-UDP_MIN = 512
-TCP_MAX = 65535
+UDP_MIN: Final = codec.UDP_MIN
+TCP_MAX: Final = 65535
 #: EDNS0 payload size we advertise (DNS flag day 2020)
-OUR_UDP_SIZE = 1232
+OUR_UDP_SIZE: Final = 1232
 
 
 class Malformed(Exception):
@@ -32,19 +31,6 @@ class Malformed(Exception):
     def __init__(self, why: str, reply: bytes | None) -> None:
         super().__init__(why)
         self.reply = reply
-
-
-@dataclass(slots=True)
-class Query:
-    id: int
-    flags: int
-    question: dd.Question
-    edns: bool
-    udp_size: int
-    do: bool
-    options: tuple[tuple[int, bytes], ...] = ()
-    #: the question section as sent (copied into the reply), when it was plain
-    raw: bytes | None = None
 
 
 def header_reply(data: bytes, rcode: int) -> bytes | None:
@@ -71,10 +57,7 @@ def parse_query(data: bytes) -> Query:
         raise Malformed("opcode is not QUERY", header_reply(data, dd.NOTIMP))
     plain = codec.parse_question(data)
     if plain is not None:
-        qid, flags, name, qtype, qclass, opt, raw = plain
-        if opt is None:
-            return Query(qid, flags, dd.Question(name, qtype, qclass), False, UDP_MIN, False, (), raw)
-        return Query(qid, flags, dd.Question(name, qtype, qclass), True, opt[0], opt[1], opt[2], raw)
+        return plain
     try:
         record = DNSRecord.parse(data)
     except Exception as exc:  # noqa: BLE001 - dnslib raises several kinds on junk

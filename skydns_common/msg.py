@@ -14,15 +14,14 @@ import ipaddress
 import json
 import json.scanner
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Final, Iterable, Sequence
 
 from fnv_hash_fast import fnv1a_32
 
 #: Field order of a written value; also the set of fields a value may carry.
-FIELDS = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
+FIELDS: Final = ("host", "port", "priority", "weight", "text", "mail", "ttl", "targetstrip", "group")
 
-_INT_RANGES = {
+_INT_RANGES: Final = {
     "port": (0, 0xFFFF),
     "priority": (0, 0xFFFF),
     "weight": (0, 0xFFFF),
@@ -31,65 +30,130 @@ _INT_RANGES = {
 }
 
 #: the Python type of each field as JSON gives it
-_TYPES = {"host": str, "port": int, "priority": int, "weight": int, "text": str, "mail": bool, "ttl": int,
+_TYPES: Final = {"host": str, "port": int, "priority": int, "weight": int, "text": str, "mail": bool, "ttl": int,
           "targetstrip": int, "group": str}
 
-WILDCARDS = frozenset(("*", "any"))
+WILDCARDS: Final = frozenset(("*", "any"))
 
 #: a value larger than this is not a record (skydns values are a few dozen bytes)
-MAX_VALUE = 64 * 1024
+MAX_VALUE: Final = 64 * 1024
 
 
 class RecordError(ValueError):
     """A value or a name that cannot be a record."""
 
 
-@dataclass(slots=True, unsafe_hash=True)
 class Service:
-    """One leaf of the tree: the nine fields of a skydns value.  Treated as
-    immutable (not frozen: a frozen dataclass is several times slower to make,
-    and skydns makes one per key at start-up)."""
+    """One leaf of the tree: the nine fields of a skydns value, compared and
+    hashed by value.  Treated as immutable.  A plain class, not a dataclass:
+    skydns makes one per key at start-up, and a dataclass's generated
+    ``__init__`` is a Python function even where this module is compiled."""
 
-    host: str = ""
-    port: int = 0
-    priority: int = 0
-    weight: int = 0
-    text: str = ""
-    mail: bool = False
-    ttl: int = 0
-    targetstrip: int = 0
-    group: str = ""
+    __slots__ = FIELDS
+
+    def __init__(self, host: str = "", port: int = 0, priority: int = 0, weight: int = 0, text: str = "",
+                 mail: bool = False, ttl: int = 0, targetstrip: int = 0, group: str = "") -> None:
+        self.host = host
+        self.port = port
+        self.priority = priority
+        self.weight = weight
+        self.text = text
+        self.mail = mail
+        self.ttl = ttl
+        self.targetstrip = targetstrip
+        self.group = group
+
+    def _fields(self) -> tuple[str, int, int, int, str, bool, int, int, str]:
+        return (self.host, self.port, self.priority, self.weight, self.text, self.mail, self.ttl, self.targetstrip,
+                self.group)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Service) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Service(" + ", ".join(f"{f}={v!r}" for f, v in zip(FIELDS, self._fields())) + ")"
 
 
 def parse(raw: bytes | str) -> Service:
     """Read a stored value leniently: unknown fields are ignored, ``null`` is
     the zero value, and a field of the wrong type is an error naming it."""
+    return parse_written(raw)[0]
+
+
+def parse_written(raw: bytes | str) -> tuple[Service, bool]:
+    """:func:`parse`, and whether ``raw`` is exactly kube2sky's value for the
+    Service's host and port (:func:`kube2sky_value`): then it need not be
+    kept, it can be written again (skydns's mirror keeps only the others)."""
     if len(raw) > MAX_VALUE:
         raise RecordError(f"value is larger than {MAX_VALUE // 1024} KiB")
+    if type(raw) is bytes:
+        written = _kube2sky_service(raw)
+        if written is not None:
+            # kube2sky_value leaves out an empty host and a port of 0
+            return written, bool(written.host) and (written.port != 0 or raw.find(b'"port"') < 0)
+    return parse_json(raw), False
+
+
+def parse_json(raw: bytes | str) -> Service:
+    """:func:`parse` through the JSON decoder, whatever the value's shape."""
     try:
         obj = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise RecordError(f"value is not JSON ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})") from None
     if not isinstance(obj, dict):
         raise RecordError(f"value is JSON {type(obj).__name__}, not an object")
-    kw: dict[str, Any] = {}
+    out = Service()
     for name, v in obj.items():
         spec = _SPEC.get(name)
         if spec is None or v is None:
             continue  # unknown fields are ignored; null is the zero value
         kind, lo, hi = spec
         if type(v) is kind and (kind is not int or lo <= v <= hi):
-            kw[name] = v
+            setattr(out, name, v)
         else:
-            kw[name] = _check(name, v)  # raises, naming the field
-    return Service(**kw)
+            setattr(out, name, _check(name, v))  # raises, naming the field
+    return out
+
+
+def _kube2sky_service(raw: bytes) -> Service | None:
+    """The Service of a value exactly as kube2sky writes it
+    (:func:`kube2sky_value`) for a host that needs no JSON escaping -- nearly
+    every key of a cluster's tree -- read without the JSON decoder (a few
+    byte tests, against a decode and a check per field: start-up reads one
+    value per key); None for any other form, which the decoder reads."""
+    if not raw.startswith(b'{"host":"'):
+        return None  # (kube2sky writes a host into every value it reads back)
+    end = raw.find(b'",', 9)
+    if end < 0:
+        return None
+    text = raw[9:end]
+    if text.translate(None, _PLAIN_BYTES):
+        return None  # a byte that JSON might escape, or an escape: the decoder's
+    pos = end + 2
+    port = 0
+    if raw.startswith(b'"port":', pos):
+        comma = raw.find(b",", pos + 7)
+        digits = raw[pos + 7:comma]
+        if comma < 0 or not digits.isdigit() or len(digits) > 5 or (len(digits) > 1 and digits[:1] == b"0"):
+            return None
+        port = int(digits)
+        if port > 0xFFFF:
+            return None  # out of range: the decoder's path says so
+        pos = comma + 1
+    if len(raw) - pos != len(_KUBE2SKY_TAIL_BYTES) or not raw.endswith(_KUBE2SKY_TAIL_BYTES):
+        return None
+    host = text.decode()
+    return Service(host, port, 10, 10, "", False, 30, 0, "")
 
 
 #: field -> (Python type as JSON gives it, low, high) for one check per field
-_SPEC: dict[str, tuple[Any, int, int]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
+_SPEC: Final[dict[str, tuple[Any, int, int]]] = {name: (kind, *_INT_RANGES.get(name, (0, 0))) for name, kind in _TYPES.items()}
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
+_SCAN: Final = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # typeshed wants a scanner
 
 
 def _loads(raw: bytes | str) -> object:
@@ -157,11 +221,13 @@ def dumps(s: Service, *, kube2sky: bool = False) -> str:
 
 
 #: what every kube2sky value ends with (spec section 4)
-_KUBE2SKY_TAIL = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
-#: a host that JSON writes as it is (an IP or a DNS name)
-_PLAIN = re.compile(r"^[A-Za-z0-9._:-]*$")
+_KUBE2SKY_TAIL: Final = '"priority":10,"weight":10,"ttl":30,"targetstrip":0}'
+_KUBE2SKY_TAIL_BYTES: Final = _KUBE2SKY_TAIL.encode()
+#: the bytes of a host that JSON writes as it is (an IP or a DNS name)
+_PLAIN_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-"
+_PLAIN: Final = re.compile("^[" + re.escape(_PLAIN_BYTES.decode()) + "]*$")
 #: kube2sky's value for an address with no port, as the legacy layout holds it
-_KUBE2SKY_ADDRESS = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
+_KUBE2SKY_ADDRESS: Final = re.compile(r'\{"host":"[0-9a-fA-F.:]+",' + re.escape(_KUBE2SKY_TAIL) + r"\Z")
 
 
 def kube2sky_value(host: str, port: int = 0) -> str:
@@ -207,9 +273,16 @@ def labels(name: str) -> list[str]:
     if not name:
         return []
     parts = name.split(".")
-    for p in parts:
-        if not p or "/" in p:
-            raise RecordError(f"name {name!r} has a label that cannot be a key")
+    if "" in parts or "/" in name:
+        raise RecordError(f"name {name!r} has a label that cannot be a key")
+    return parts
+
+
+def key_parts(name: str) -> list[str]:
+    """:func:`labels` in key order (root side first): the path below the
+    prefix that the name's key takes, as the store walks it."""
+    parts = labels(name)
+    parts.reverse()
     return parts
 
 
@@ -282,7 +355,7 @@ def in_domain(name: str, domain: str) -> bool:
 
 
 #: the octets of a dotted quad as inet_pton reads them: 0-255, no leading zeros
-_OCTETS = frozenset(str(i) for i in range(256))
+_OCTETS: Final = frozenset(str(i) for i in range(256))
 
 
 def address(host: str) -> tuple[int, str] | None:

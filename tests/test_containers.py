@@ -189,6 +189,11 @@ def test_images_are_what_the_issue_asks(podman, images):
     # only the venv's interpreter has the capability: not the system's
     assert podman("run", "--rm", "--network", "none", STACK, "sh", "-c",
                   "getcap /usr/bin/python3.11; echo end") == "end"
+    # the per-question path runs compiled (mypyc, from the wheel built outside) and UDP in batches
+    native = podman("run", "--rm", "--network", "none", STACK, "python3", "-c",
+                    "import skydns.handler, skydns.transport as t, skydns_common.native as n;"
+                    " print(n.running_compiled(), repr(n.reason), t.batch_module() is not None)")
+    assert native == "True '' True", native
     etcd = podman("run", "--rm", "--network", "none", ETCD, "sh", "-c",
                   "id -u; readlink -f /usr/local/bin/etcd; /usr/local/bin/etcd --version | head -n1").splitlines()
     assert etcd[:2] == ["10001", "/usr/bin/etcd"] and etcd[2].startswith("etcd Version: 3."), etcd

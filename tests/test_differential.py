@@ -9,7 +9,6 @@ the data serves, spelled in random case, with random extra labels, wildcards
 and record types, with and without EDNS, over UDP and TCP.
 """
 
-import dataclasses
 import random
 
 import dnslib
@@ -74,8 +73,8 @@ def comparable(packet: bytes):
             section(m.answer), section(m.authority), section(m.additional))
 
 
-@pytest.fixture(scope="module")
-def setup():
+def make_handler():
+    """The handler over the conformance data, its clock stopped at NOW, and the names the data serves."""
     store = Store()
     store.replace(((r["etcd_key"], r["value"].encode()) for r in DATA["records"]), 1)
     cfg = config_mod.merge_etcd(config_mod.from_args([]), etcd_config(DATA["config"]).encode())
@@ -83,6 +82,11 @@ def setup():
     state.connected = True
     names = sorted({msg.name_of(r["etcd_key"], "skydns") for r in DATA["records"]} | {cfg.domain})
     return Handler(state, Forwarder(cfg), Metrics(), clock=lambda: NOW), names
+
+
+@pytest.fixture(scope="module")
+def setup():
+    return make_handler()
 
 
 def questions(names: list[str], domain: str, n: int, seed: int = 2026):
@@ -125,7 +129,7 @@ def test_fast_encoder_equals_reference(setup):
             # (wire.build): only when the whole reply is over the UDP limit
             whole = wire.build(query, reply, tcp=True, ra=not cfg.no_rec)
             assert len(whole) > wire.udp_limit(query), (query.question, len(whole))
-            reply = dataclasses.replace(reply, additional=[])
+            reply = reply.replaced(additional=[])
         assert ours == comparable(reference(query, reply, not cfg.no_rec)), (query.question, tcp)
         compared += 1
     assert compared >= QUESTIONS * 0.9, (compared, truncated)

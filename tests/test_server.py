@@ -1,6 +1,7 @@
 """skydns run as a process against a real etcd: live changes, transport,
 errors, health and metrics."""
 
+import os
 import socket
 import struct
 import time
@@ -96,6 +97,15 @@ def test_queued_udp_questions_all_answered(sky, count):
     for i, r in got.items():
         assert r.question == want[i].question
         assert rcode(r) == ("NXDOMAIN" if i % 4 != 3 and i % 3 == 2 else "NOERROR")
+
+
+def test_the_program_reads_udp_through_the_c_batch(sky):
+    """The running skydns has skydns._udp loaded (the source test is
+    tests/test_udp.py), unless SKYDNS_PURE asks for the Python loop."""
+    with open(f"/proc/{sky.proc.pid}/maps") as f:
+        loaded = "/skydns/_udp." in f.read()
+    assert ask(sky.port, "web.default.svc.cluster.local.", "A").answer
+    assert loaded == (not os.environ.get("SKYDNS_PURE")), "skydns._udp not built (make setup) or not used"
 
 
 def test_tcp_several_questions_per_connection(sky):
