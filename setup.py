@@ -39,14 +39,20 @@ def _path(module: str) -> str:
     return module.replace(".", "/") + ".py"
 
 
-def _digests(modules: tuple[str, ...]) -> dict[str, str]:
-    return {m: hashlib.sha256((ROOT / _path(m)).read_bytes()).hexdigest() for m in modules}
+def _digest(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
+#: the C source of the UDP batch (its digest is kept under this path)
+UDP_SOURCE = "skydns/_udp.c"
 
 
 class OptionalBuildExt(build_ext):
     """build_ext that leaves out what does not compile, and writes the
     digests of the sources it compiled (skydns_common/native.json) so the
-    package can tell a compiled copy from an edited source."""
+    package can tell a compiled copy from an edited source.  The digests
+    are those of the sources as they were read when the build began (mypyc
+    generates its C then), not as they are when the compiler is done."""
 
     failed: set[str]
 
@@ -65,7 +71,12 @@ class OptionalBuildExt(build_ext):
             self.failed.update(mypyc)
         # what is left out is not an output (an editable install copies the outputs)
         self.extensions = [e for e in self.extensions if e.name not in self.failed]
-        text = json.dumps(_digests(NATIVE) if whole else {}, indent=1, sort_keys=True) + "\n"
+        built = {m: d for m, d in DIGESTS.items() if whole or m == UDP_SOURCE}
+        if "skydns._udp" in self.failed:
+            built.pop(UDP_SOURCE, None)
+        if self.to_source:
+            _drop_leftovers({e.name for e in self.extensions})
+        text = json.dumps(built, indent=1, sort_keys=True) + "\n"
         for target in [Path(self.build_lib)] + ([ROOT] if self.to_source else []):
             manifest = target / "skydns_common" / "native.json"
             manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +89,16 @@ class OptionalBuildExt(build_ext):
             self.failed.add(ext.name)
             print(f"skydns-stack: not compiling {ext.name} ({exc}); it runs from its Python source",
                   file=sys.stderr)
+
+
+def _drop_leftovers(built: set[str]) -> None:
+    """Delete the checkout's compiled modules this build did not make (one
+    taken out of NATIVE, or one that failed): the usual import finder would
+    prefer them to their source."""
+    for so in [*ROOT.glob("*.so"), *ROOT.glob("skydns/*.so"), *ROOT.glob("skydns_common/*.so")]:
+        name = ".".join(so.relative_to(ROOT).with_suffix("").with_suffix("").parts)
+        if name not in built:
+            so.unlink()
 
 
 def _extensions() -> list[Extension]:
@@ -95,4 +116,6 @@ def _extensions() -> list[Extension]:
 
 
 NATIVE = _native_modules()
+#: read before mypyc reads the sources, so that an edit made during the build shows as stale
+DIGESTS = {**{m: _digest(_path(m)) for m in NATIVE}, UDP_SOURCE: _digest(UDP_SOURCE)}
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

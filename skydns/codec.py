@@ -37,7 +37,7 @@ _TTLS: Final[dict[int, bytes]] = {}
 
 
 def _u16(n: int) -> bytes:
-    return _SMALL[n] if n < 4096 else _U16(n)
+    return _SMALL[n] if 0 <= n < 4096 else _U16(n)
 
 
 def _ttl(ttl: int) -> bytes:

@@ -17,6 +17,7 @@ under the prefix for longer than one period (a stuck stream).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from typing import Callable
@@ -166,12 +167,15 @@ class Mirror:
         errors: list[tuple[str, str]] = []
         by_lease: dict[int, set[str]] = {}
         revision = 0
-        with without_gc():  # the index is frozen out of the collector at adopt
-            async for revision, page in list_prefix(client, prefix):
+        async for revision, page in list_prefix(client, prefix):
+            # the collector stays on while answers go on between pages; each
+            # page, which lives on, is taken out of its walks (as adopt does)
+            with without_gc():
                 errors += fresh.load((key.decode(errors="replace"), value) for key, value, _ in page)
-                for key, _, lease in page:
-                    if lease:
-                        by_lease.setdefault(lease, set()).add(key.decode(errors="replace"))
+            gc.freeze()
+            for key, _, lease in page:
+                if lease:
+                    by_lease.setdefault(lease, set()).add(key.decode(errors="replace"))
         self.store.adopt(fresh, revision)
         self.leases = {}
         for lease, keys in by_lease.items():

@@ -12,21 +12,30 @@ everything; answers with an SOA (NXDOMAIN, NODATA) expire with the hourly
 serial, and so do signed answers (their signatures are renewed well before
 they run out); answers whose TTLs count down (etcd leases) are never kept.  With
 round-robin on, a few rotations of the answer are kept and served in turn.
-The cache is bounded, and a random-name flood cannot push out the names
-asked all the time (see :class:`_Table`).
+The cache is bounded, in entries and in the size of a question kept
+(``MAX_KEY``), and a random-name flood cannot push out the names asked all
+the time (see :class:`_Table`).
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Final
 
 from .codec import ID_LEN
 from .config import Config
 from .dnsdata import Deps
 from .rrsets import next_serial_at
 from .store import Store
+
+
+#: second chances given per eviction at most: when every entry of a full
+#: protected segment was used, one promotion would otherwise walk them all
+MAX_CHANCES: Final = 64
+#: questions longer than this (a client's own EDNS options) are not kept: a
+#: flood of such keys would hold megabytes per thousand entries
+MAX_KEY: Final = 512
 
 
 class Entry:
@@ -75,9 +84,11 @@ class _Table:
         entry = self.probation.pop(key, None)
         if entry is not None:
             protected = self.protected
+            chances = MAX_CHANCES
             while len(protected) >= self.protected_cap:
                 old_key, old = protected.popitem(last=False)
-                if old.used:  # its second chance: to the back, unmarked
+                if old.used and chances:  # its second chance: to the back, unmarked
+                    chances -= 1
                     old.used = False
                     protected[old_key] = old
             protected[key] = entry
@@ -136,6 +147,8 @@ class PacketCache:
 
     def put(self, data: bytes, tcp: bool, tails: list[bytes], deps: Deps, store: Store, config: Config,
             has_soa: bool, signed: bool = False) -> None:
+        if len(data) > MAX_KEY:
+            return
         expires = next_serial_at(self.clock()) if (has_soa or signed) else 0
         table = self.tcp if tcp else self.udp
         table.add(data[ID_LEN:], Entry(tails, tuple(deps), store.generation, store.epoch, config, expires))

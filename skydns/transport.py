@@ -33,15 +33,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_TCP_CONNECTIONS = 1000
+_warned_stale = False
 
 
 def batch_module() -> ModuleType | None:
-    """skydns._udp, or None when it is not built or SKYDNS_PURE is set."""
+    """skydns._udp, or None when it is not built, is older than its C
+    source, or SKYDNS_PURE is set."""
+    global _warned_stale
     if native.pure_asked():
         return None
     try:
         from . import _udp
     except ImportError:
+        return None
+    if not native.udp_current():
+        if not _warned_stale:
+            _warned_stale = True
+            log.warning("skydns/_udp.c changed since skydns._udp was built: UDP is read "
+                        "one datagram at a time (make setup builds it again)")
         return None
     return _udp
 

@@ -11,6 +11,9 @@ modules, since compiled ones rely on each other's compiled classes -- when:
   the build, holds each source's SHA-256): an edited checkout runs what it
   says, with a warning to rebuild (``make setup``).
 
+The same holds for skydns's UDP batch (``skydns/_udp.c``): see
+:func:`udp_current`, which skydns.transport asks.
+
 :func:`install` runs from ``skydns_common/__init__.py``, before any of
 these modules is imported.
 """
@@ -70,16 +73,39 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def compiled_digests() -> dict[str, str]:
-    """The source digests the build compiled ({} when it compiled nothing)."""
+#: the C source of skydns._udp, under which native.json keeps its digest
+UDP_SOURCE: Final = "skydns/_udp.c"
+
+
+def _manifest() -> dict[str, str]:
     try:
         return dict(json.loads(MANIFEST.read_text()))
     except (OSError, ValueError):
         return {}
 
 
+def compiled_digests() -> dict[str, str]:
+    """The digests of the NATIVE sources the build compiled ({} when it
+    compiled none)."""
+    return {m: d for m, d in _manifest().items() if m in NATIVE}
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
 def source_digest(module: str) -> str:
-    return hashlib.sha256((ROOT / (module.replace(".", "/") + ".py")).read_bytes()).hexdigest()
+    return _digest(module.replace(".", "/") + ".py")
+
+
+def udp_current() -> bool:
+    """Whether a built skydns._udp was compiled from the C source beside it
+    (True where no source is shipped: nothing to compare)."""
+    try:
+        current = _digest(UDP_SOURCE)
+    except OSError:
+        return True
+    return _manifest().get(UDP_SOURCE) == current
 
 
 def stale() -> list[str]:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from skydns.config import Config, normalise
-from skydns.packetcache import PacketCache
+from skydns.packetcache import MAX_CHANCES, MAX_KEY, Entry, PacketCache, _Table
 from skydns.store import Store
 
 CAPACITY = 40_000
@@ -83,3 +83,34 @@ def test_names_asked_twice_in_a_flood_do_not_push_out_the_hot_ones():
                 cache.get(key, False, store, cfg)  # asked twice, like the flood's names
         misses.append(missed)
     assert misses[0] == len(hot) and sum(misses[1:]) == 0, misses
+
+
+def test_one_eviction_gives_a_bounded_number_of_second_chances():
+    """When every protected entry was used since its last chance, one
+    promotion moves at most MAX_CHANCES of them to the back and evicts the
+    next: a question never pays for a walk over the whole segment."""
+    cfg = normalise(Config(domain="cluster.local."))
+    table = _Table(1600)  # 400 in probation, 1200 protected
+    for i in range(table.protected_cap):
+        table.add(_flood_key(i), Entry([b"nx"], (), 0, 0, cfg, 0))
+        table.promote(_flood_key(i)).used = True  # asked again, and again since
+    front = list(table.protected)
+    table.add(b"one more", Entry([b"nx"], (), 0, 0, cfg, 0))
+    assert table.promote(b"one more") is not None
+    after = list(table.protected)
+    assert len(after) == table.protected_cap
+    assert front[MAX_CHANCES] not in table.protected  # the first past the chances given
+    assert after == front[MAX_CHANCES + 1:] + front[:MAX_CHANCES] + [b"one more"]
+    assert not any(table.protected[k].used for k in front[:MAX_CHANCES])
+
+
+def test_long_questions_are_not_kept():
+    """A question carrying large EDNS options of its own is answered but not
+    kept: a flood of them cannot fill the cache's memory."""
+    store, cfg = Store(), normalise(Config(domain="cluster.local."))
+    cache = PacketCache(capacity=100)
+    short, long = b"\x01\x00" + b"a" * (MAX_KEY - 2), b"\x01\x00" + b"a" * (MAX_KEY - 1)
+    for key in (short, long):
+        cache.put(key, False, [b"nx"], [], store, cfg, has_soa=False)
+    assert cache.get(short, False, store, cfg) is not None
+    assert cache.get(long, False, store, cfg) is None and len(cache) == 1

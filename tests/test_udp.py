@@ -10,6 +10,7 @@ send buffer and the kernel says EAGAIN.
 """
 
 import asyncio
+import logging
 import gc
 import os
 import contextlib
@@ -290,6 +291,21 @@ def test_the_c_batch_is_built_and_used(monkeypatch):
     assert asyncio.run(go()) is _udp.Batch
     monkeypatch.setenv("SKYDNS_PURE", "1")
     assert transport.batch_module() is None
+
+
+def test_a_batch_older_than_its_c_source_is_not_used(monkeypatch, caplog):
+    """An edited _udp.c (native.json keeps the digest of what was built)
+    is not run from its old build: datagrams are read one by one, and the
+    log says to rebuild."""
+    monkeypatch.delenv("SKYDNS_PURE", raising=False)
+    from skydns_common import native
+
+    real = native._digest
+    monkeypatch.setattr(native, "_digest", lambda path: "edited" if path == native.UDP_SOURCE else real(path))
+    monkeypatch.setattr(transport, "_warned_stale", False)
+    with caplog.at_level(logging.WARNING, logger="skydns.transport"):
+        assert transport.batch_module() is None
+    assert "_udp.c changed" in caplog.text
 
 
 # -- the C batch alone ------------------------------------------------------
